@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parseClientMessage,
+  parseIceServers,
+  parseServerMessage,
+  parseSignalData,
+  MAX_SDP_CHARS,
+} from './protocol.ts';
+
+const ROOM = 'k3Jd9_-aZQ0wE1rT5yU7iO';
+const PEER = 'p0123456789abcdef';
+const CANDIDATE = {
+  type: 'candidate',
+  candidate: {
+    candidate: 'candidate:1 1 udp 1686052607 203.0.113.2 40000 typ srflx raddr 0.0.0.0 rport 0',
+    sdpMLineIndex: 0,
+    sdpMid: '0',
+  },
+};
+
+describe('parseClientMessage', () => {
+  it('accepts the three client messages and drops unknown keys', () => {
+    expect(parseClientMessage(JSON.stringify({ type: 'join', room: ROOM, admin: true }))).toEqual({
+      type: 'join',
+      room: ROOM,
+    });
+    expect(parseClientMessage(JSON.stringify({ type: 'leave' }))).toEqual({ type: 'leave' });
+    const signal = { type: 'signal', to: PEER, from: 'pffffffffffffffff', data: CANDIDATE };
+    expect(parseClientMessage(JSON.stringify(signal))).toEqual({
+      type: 'signal',
+      to: PEER,
+      data: CANDIDATE,
+    });
+  });
+
+  it.each([
+    ['not JSON', '{"type":'],
+    ['a JSON array', '[1,2]'],
+    ['a JSON string', '"join"'],
+    ['null', 'null'],
+    ['an unknown type', '{"type":"list-rooms"}'],
+    ['a short room id (< 128 bits)', '{"type":"join","room":"abc"}'],
+    ['a room id with a slash', `{"type":"join","room":"${ROOM.slice(0, 21)}/"}`],
+    ['a room id as a number', '{"type":"join","room":12345678901234567890123}'],
+    ['a client-chosen peer id', `{"type":"signal","to":"bob","data":${JSON.stringify(CANDIDATE)}}`],
+    ['a signal without data', `{"type":"signal","to":"${PEER}"}`],
+    ['renegotiation (not used)', `{"type":"signal","to":"${PEER}","data":{"renegotiate":true}}`],
+    [
+      'an oversized SDP',
+      JSON.stringify({ type: 'signal', to: PEER, data: { type: 'offer', sdp: 'v'.repeat(MAX_SDP_CHARS + 1) } }),
+    ],
+  ])('rejects %s', (_, text) => {
+    expect(parseClientMessage(text)).toBeNull();
+  });
+});
+
+describe('parseSignalData', () => {
+  it('accepts SDP and candidates, including end-of-candidates', () => {
+    expect(parseSignalData({ type: 'answer', sdp: 'v=0\r\n' })).toEqual({ type: 'answer', sdp: 'v=0\r\n' });
+    expect(parseSignalData({ type: 'candidate', candidate: { candidate: '' } })).toEqual({
+      type: 'candidate',
+      candidate: { candidate: '', sdpMLineIndex: null, sdpMid: null },
+    });
+  });
+
+  it('rejects wrong field types', () => {
+    expect(parseSignalData({ type: 'offer', sdp: 5 })).toBeNull();
+    expect(parseSignalData({ type: 'candidate', candidate: { candidate: 'x', sdpMLineIndex: -1 } })).toBeNull();
+    expect(parseSignalData({ type: 'candidate', candidate: 'x' })).toBeNull();
+  });
+});
+
+describe('parseServerMessage', () => {
+  it('reads what the server sends', () => {
+    const hello = { type: 'hello', id: PEER, iceServers: [{ urls: 'stun:203.0.113.10:3478' }] };
+    expect(parseServerMessage(JSON.stringify(hello))).toEqual(hello);
+    expect(parseServerMessage(JSON.stringify({ type: 'joined', room: ROOM, peers: [PEER] }))).toEqual({
+      type: 'joined',
+      room: ROOM,
+      peers: [PEER],
+    });
+    const error = { type: 'error', code: 'room-full', message: 'full' };
+    expect(parseServerMessage(JSON.stringify(error))).toEqual(error);
+  });
+
+  it('rejects a signal without a server-stamped sender', () => {
+    expect(parseServerMessage(JSON.stringify({ type: 'signal', data: CANDIDATE }))).toBeNull();
+  });
+});
+
+describe('parseIceServers', () => {
+  it('copies valid servers and rejects bad ones', () => {
+    expect(parseIceServers([{ urls: ['stun:a', 'stun:b'] }])).toEqual([{ urls: ['stun:a', 'stun:b'] }]);
+    expect(parseIceServers([{ urls: [] }])).toBeNull();
+    expect(parseIceServers({ urls: 'stun:a' })).toBeNull();
+  });
+});

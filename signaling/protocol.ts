@@ -1,0 +1,209 @@
+/**
+ * The signaling protocol: every frame either side may send, its validation, the limits and the
+ * close codes. Imported by the server (`signaling/server.ts`) and by the page
+ * (`web/src/lib/signaling-client.ts`), so both sides agree by construction.
+ *
+ * Frames are UTF-8 JSON text, one message each. Parsers never throw: anything off-protocol gives
+ * `null`, and every accepted message is rebuilt as a fresh object so unknown keys drop.
+ */
+
+/** Path of the WebSocket endpoint on the server's HTTP port. */
+export const SIGNALING_PATH = '/ws';
+
+/** Largest signaling frame, bytes; the server enforces it through ws `maxPayload` (close 1009). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** Largest SDP we relay, characters. An SDP offer for one data channel is ~1 KiB. */
+export const MAX_SDP_CHARS = 32 * 1024;
+
+/** Largest candidate line we relay, characters (RFC 8839 §5.1 lines are < 256 in practice). */
+export const MAX_CANDIDATE_CHARS = 1024;
+
+/** People per room. Issue #2: a room is a conversation between two people. */
+export const ROOM_CAPACITY = 2;
+
+/**
+ * Room ids: URL-safe base64 of at least 128 random bits (22 characters), at most 64 characters.
+ * The page makes them (`web/src/lib/room-id.ts`); the server accepts any id of this shape.
+ */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+
+/** Peer ids are assigned by the server (`p` + 16 hex digits); clients never choose them. */
+export const PEER_ID_PATTERN = /^p[0-9a-f]{16}$/;
+
+/**
+ * Close codes the server uses (application range 4000–4999, RFC 6455 §7.4.2). A socket closed with
+ * one of these was told why in the close reason; other sockets and rooms are never affected.
+ * Frames over {@link MAX_FRAME_BYTES} are closed by ws itself with 1009 (Message Too Big).
+ */
+export const CloseCode = {
+  /** Frame is not JSON, or not one of {@link ClientMessage}'s shapes. */
+  MALFORMED: 4000,
+  /** Binary frame; the protocol is text only. */
+  BINARY: 4001,
+  /** Valid message at the wrong time: `signal` before `join`, or a second `join`. */
+  OUT_OF_ORDER: 4002,
+  /** The room already holds {@link ROOM_CAPACITY} people. */
+  ROOM_FULL: 4003,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/**
+ * The WebRTC signaling payloads we relay, as simple-peer emits them with trickle ICE: an SDP
+ * offer/answer (RFC 8829), or one trickled candidate (RFC 8838). The server checks the shape and
+ * size; it does not interpret SDP.
+ */
+export type SignalData =
+  | { type: 'offer' | 'answer'; sdp: string }
+  | {
+      type: 'candidate';
+      candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null };
+    };
+
+/** An ICE server as handed to the page (the subset of `RTCIceServer` we use). */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Messages a page sends to the server. */
+export type ClientMessage =
+  | { type: 'join'; room: string }
+  | { type: 'signal'; to: string; data: SignalData }
+  | { type: 'leave' };
+
+/** Non-fatal error codes in {@link ServerMessage} `error` (fatal ones close with a {@link CloseCode}). */
+export type ServerErrorCode = 'unknown-peer' | 'room-full';
+
+/** Messages the server sends to a page. `from` is always stamped by the server. */
+export type ServerMessage =
+  | { type: 'hello'; id: string; iceServers: IceServer[] }
+  | { type: 'joined'; room: string; peers: string[] }
+  | { type: 'peer-joined'; id: string }
+  | { type: 'peer-left'; id: string }
+  | { type: 'signal'; from: string; data: SignalData }
+  | { type: 'error'; code: ServerErrorCode; message: string };
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJsonObject(text: string): Json | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function isPeerId(value: unknown): value is string {
+  return typeof value === 'string' && PEER_ID_PATTERN.test(value);
+}
+
+/** True for a string of the room id shape ({@link ROOM_ID_PATTERN}). */
+export function isRoomId(value: unknown): value is string {
+  return typeof value === 'string' && ROOM_ID_PATTERN.test(value);
+}
+
+/** Validates a relayed WebRTC payload; returns a fresh copy, or `null` when it is off-shape. */
+export function parseSignalData(value: unknown): SignalData | null {
+  if (!isObject(value)) return null;
+  if (value.type === 'offer' || value.type === 'answer') {
+    const { sdp } = value;
+    if (typeof sdp !== 'string' || sdp.length === 0 || sdp.length > MAX_SDP_CHARS) return null;
+    return { type: value.type, sdp };
+  }
+  if (value.type === 'candidate' && isObject(value.candidate)) {
+    const { candidate, sdpMLineIndex, sdpMid } = value.candidate;
+    // An empty candidate string is the end-of-candidates marker (RFC 8838 §8.2).
+    if (typeof candidate !== 'string' || candidate.length > MAX_CANDIDATE_CHARS) return null;
+    const index = sdpMLineIndex ?? null;
+    const mid = sdpMid ?? null;
+    if (index !== null && !(Number.isInteger(index) && (index as number) >= 0)) return null;
+    if (mid !== null && (typeof mid !== 'string' || mid.length > 64)) return null;
+    return {
+      type: 'candidate',
+      candidate: { candidate, sdpMLineIndex: index as number | null, sdpMid: mid as string | null },
+    };
+  }
+  return null;
+}
+
+/** Parses one text frame from a page. Never throws: off-protocol input gives `null`. */
+export function parseClientMessage(text: string): ClientMessage | null {
+  const message = parseJsonObject(text);
+  if (!message) return null;
+  switch (message.type) {
+    case 'join':
+      return isRoomId(message.room) ? { type: 'join', room: message.room } : null;
+    case 'signal': {
+      const data = parseSignalData(message.data);
+      return isPeerId(message.to) && data ? { type: 'signal', to: message.to, data } : null;
+    }
+    case 'leave':
+      return { type: 'leave' };
+    default:
+      return null;
+  }
+}
+
+function parseIceServer(value: unknown): IceServer | null {
+  if (!isObject(value)) return null;
+  const { urls, username, credential } = value;
+  const validUrls =
+    typeof urls === 'string' ||
+    (Array.isArray(urls) && urls.length > 0 && urls.every((url) => typeof url === 'string'));
+  if (!validUrls) return null;
+  if (username !== undefined && typeof username !== 'string') return null;
+  if (credential !== undefined && typeof credential !== 'string') return null;
+  const server: IceServer = { urls: Array.isArray(urls) ? [...(urls as string[])] : urls };
+  if (username !== undefined) server.username = username;
+  if (credential !== undefined) server.credential = credential;
+  return server;
+}
+
+/**
+ * Validates a list of ICE servers (`RTCIceServer[]` as JSON): each needs `urls` (a string or a
+ * non-empty string array) and may have string `username`/`credential`. Returns a fresh copy, or
+ * `null` if any entry is off-shape. URL schemes are not checked here; the browser rejects bad ones.
+ */
+export function parseIceServers(value: unknown): IceServer[] | null {
+  if (!Array.isArray(value)) return null;
+  const servers = value.map(parseIceServer);
+  return servers.every((server) => server !== null) ? (servers as IceServer[]) : null;
+}
+
+/** Parses one text frame from the server. Never throws: off-protocol input gives `null`. */
+export function parseServerMessage(text: string): ServerMessage | null {
+  const message = parseJsonObject(text);
+  if (!message) return null;
+  switch (message.type) {
+    case 'hello': {
+      const iceServers = parseIceServers(message.iceServers);
+      return isPeerId(message.id) && iceServers ? { type: 'hello', id: message.id, iceServers } : null;
+    }
+    case 'joined': {
+      const { room, peers } = message;
+      if (!isRoomId(room) || !Array.isArray(peers) || !peers.every(isPeerId)) return null;
+      return { type: 'joined', room, peers: [...peers] };
+    }
+    case 'peer-joined':
+    case 'peer-left':
+      return isPeerId(message.id) ? { type: message.type, id: message.id } : null;
+    case 'signal': {
+      const data = parseSignalData(message.data);
+      return isPeerId(message.from) && data ? { type: 'signal', from: message.from, data } : null;
+    }
+    case 'error': {
+      const { code, message: text } = message;
+      if ((code !== 'unknown-peer' && code !== 'room-full') || typeof text !== 'string') return null;
+      return { type: 'error', code, message: text };
+    }
+    default:
+      return null;
+  }
+}

@@ -16,7 +16,8 @@ describe('loadConfig', () => {
       HOST: '127.0.0.1',
       PORT: '9000',
       STUN_PORT: '0',
-      ICE_SERVERS: '[{"urls":["stun:stun.example.org:3478"]},{"urls":"turn:t.example.org","username":"u","credential":"c"}]',
+      ICE_SERVERS:
+        '[{"urls":["stun:stun.example.org:3478"]},{"urls":"turn:t.example.org","username":"u","credential":"c"}]',
     });
     expect(config).toEqual({
       host: '127.0.0.1',

@@ -47,7 +47,11 @@ describe('parseClientMessage', () => {
     ['renegotiation (not used)', `{"type":"signal","to":"${PEER}","data":{"renegotiate":true}}`],
     [
       'an oversized SDP',
-      JSON.stringify({ type: 'signal', to: PEER, data: { type: 'offer', sdp: 'v'.repeat(MAX_SDP_CHARS + 1) } }),
+      JSON.stringify({
+        type: 'signal',
+        to: PEER,
+        data: { type: 'offer', sdp: 'v'.repeat(MAX_SDP_CHARS + 1) },
+      }),
     ],
   ])('rejects %s', (_, text) => {
     expect(parseClientMessage(text)).toBeNull();
@@ -56,7 +60,10 @@ describe('parseClientMessage', () => {
 
 describe('parseSignalData', () => {
   it('accepts SDP and candidates, including end-of-candidates', () => {
-    expect(parseSignalData({ type: 'answer', sdp: 'v=0\r\n' })).toEqual({ type: 'answer', sdp: 'v=0\r\n' });
+    expect(parseSignalData({ type: 'answer', sdp: 'v=0\r\n' })).toEqual({
+      type: 'answer',
+      sdp: 'v=0\r\n',
+    });
     expect(parseSignalData({ type: 'candidate', candidate: { candidate: '' } })).toEqual({
       type: 'candidate',
       candidate: { candidate: '', sdpMLineIndex: null, sdpMid: null },
@@ -65,7 +72,9 @@ describe('parseSignalData', () => {
 
   it('rejects wrong field types', () => {
     expect(parseSignalData({ type: 'offer', sdp: 5 })).toBeNull();
-    expect(parseSignalData({ type: 'candidate', candidate: { candidate: 'x', sdpMLineIndex: -1 } })).toBeNull();
+    expect(
+      parseSignalData({ type: 'candidate', candidate: { candidate: 'x', sdpMLineIndex: -1 } }),
+    ).toBeNull();
     expect(parseSignalData({ type: 'candidate', candidate: 'x' })).toBeNull();
   });
 });
@@ -74,7 +83,9 @@ describe('parseServerMessage', () => {
   it('reads what the server sends', () => {
     const hello = { type: 'hello', id: PEER, iceServers: [{ urls: 'stun:203.0.113.10:3478' }] };
     expect(parseServerMessage(JSON.stringify(hello))).toEqual(hello);
-    expect(parseServerMessage(JSON.stringify({ type: 'joined', room: ROOM, peers: [PEER] }))).toEqual({
+    expect(
+      parseServerMessage(JSON.stringify({ type: 'joined', room: ROOM, peers: [PEER] })),
+    ).toEqual({
       type: 'joined',
       room: ROOM,
       peers: [PEER],
@@ -90,7 +101,9 @@ describe('parseServerMessage', () => {
 
 describe('parseIceServers', () => {
   it('copies valid servers and rejects bad ones', () => {
-    expect(parseIceServers([{ urls: ['stun:a', 'stun:b'] }])).toEqual([{ urls: ['stun:a', 'stun:b'] }]);
+    expect(parseIceServers([{ urls: ['stun:a', 'stun:b'] }])).toEqual([
+      { urls: ['stun:a', 'stun:b'] },
+    ]);
     expect(parseIceServers([{ urls: [] }])).toBeNull();
     expect(parseIceServers({ urls: 'stun:a' })).toBeNull();
   });

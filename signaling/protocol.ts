@@ -184,7 +184,9 @@ export function parseServerMessage(text: string): ServerMessage | null {
   switch (message.type) {
     case 'hello': {
       const iceServers = parseIceServers(message.iceServers);
-      return isPeerId(message.id) && iceServers ? { type: 'hello', id: message.id, iceServers } : null;
+      return isPeerId(message.id) && iceServers
+        ? { type: 'hello', id: message.id, iceServers }
+        : null;
     }
     case 'joined': {
       const { room, peers } = message;
@@ -200,7 +202,8 @@ export function parseServerMessage(text: string): ServerMessage | null {
     }
     case 'error': {
       const { code, message: text } = message;
-      if ((code !== 'unknown-peer' && code !== 'room-full') || typeof text !== 'string') return null;
+      if ((code !== 'unknown-peer' && code !== 'room-full') || typeof text !== 'string')
+        return null;
       return { type: 'error', code, message: text };
     }
     default:

@@ -113,7 +113,10 @@ describe('signaling server', () => {
     const carol = await connect();
     carol.client.send({ type: 'join', room: ROOM });
     expect(await carol.client.next()).toMatchObject({ type: 'error', code: 'room-full' });
-    expect(await carol.client.closed).toEqual({ code: CloseCode.ROOM_FULL, reason: 'room is full' });
+    expect(await carol.client.closed).toEqual({
+      code: CloseCode.ROOM_FULL,
+      reason: 'room is full',
+    });
     await alice.client.expectSilence();
     alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
     expect(await bob.client.next()).toMatchObject({ type: 'signal', from: alice.id });
@@ -132,18 +135,25 @@ describe('signaling server', () => {
   it.each([
     ['malformed JSON', '{"type":"join",', CloseCode.MALFORMED],
     ['an unknown message', { type: 'list-rooms' }, CloseCode.MALFORMED],
-    ['a signal before joining', { type: 'signal', to: 'p0123456789abcdef', data: OFFER }, CloseCode.OUT_OF_ORDER],
+    [
+      'a signal before joining',
+      { type: 'signal', to: 'p0123456789abcdef', data: OFFER },
+      CloseCode.OUT_OF_ORDER,
+    ],
     ['binary', Buffer.from([1, 2, 3]), CloseCode.BINARY],
     ['a frame over the size limit', 'x'.repeat(MAX_FRAME_BYTES + 1), 1009],
-  ])('closes a socket that sends %s, and a chat in another room is untouched', async (_, frame, code) => {
-    const { alice, bob } = await joinPair(OTHER_ROOM);
-    const bad = await connect();
-    if (Buffer.isBuffer(frame)) bad.client.socket.send(frame);
-    else bad.client.send(frame);
-    expect((await bad.client.closed).code).toBe(code);
-    alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
-    expect(await bob.client.next()).toEqual({ type: 'signal', from: alice.id, data: OFFER });
-  });
+  ])(
+    'closes a socket that sends %s, and a chat in another room is untouched',
+    async (_, frame, code) => {
+      const { alice, bob } = await joinPair(OTHER_ROOM);
+      const bad = await connect();
+      if (Buffer.isBuffer(frame)) bad.client.socket.send(frame);
+      else bad.client.send(frame);
+      expect((await bad.client.closed).code).toBe(code);
+      alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
+      expect(await bob.client.next()).toEqual({ type: 'signal', from: alice.id, data: OFFER });
+    },
+  );
 
   it('rejects a second join on the same socket', async () => {
     const { alice } = await joinPair();

@@ -86,7 +86,9 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       res.writeHead(503, { 'content-type': 'text/plain' }).end('page not built: npm run build\n');
       return;
     }
-    serveStatic(req, res, () => res.writeHead(404).end());
+    serveStatic(req, res, () => {
+      res.writeHead(404).end();
+    });
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });

@@ -35,7 +35,11 @@ export function newMessageId(random: Crypto = globalThis.crypto): string {
  * Builds the wire message for `text`. Returns `null` for text that is blank or longer than
  * {@link MAX_MESSAGE_CHARS}; the caller keeps the draft so nothing typed is lost.
  */
-export function composeMessage(text: string, now: number, id = newMessageId()): ChatWireMessage | null {
+export function composeMessage(
+  text: string,
+  now: number,
+  id = newMessageId(),
+): ChatWireMessage | null {
   if (text.trim() === '' || text.length > MAX_MESSAGE_CHARS) return null;
   return { type: 'chat', id, text, sentAt: now };
 }

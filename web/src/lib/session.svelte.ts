@@ -5,7 +5,8 @@
  */
 import type { ServerMessage, SignalData } from '../../../signaling/protocol.ts';
 import { composeMessage, parseChatMessage, type ChatEntry } from './chat-log.ts';
-import { parseIceCandidate, type ParsedIceCandidate } from './ice-candidate.ts';
+import { attachServerUrls, type CandidateRow } from './candidate-rows.ts';
+import { parseIceCandidate } from './ice-candidate.ts';
 import { buildIceReport, verdict, type IceReport, type Verdict } from './ice-report.ts';
 import { PeerLink, type CandidateError, type PeerStates } from './rtc/peer.ts';
 import { SignalingClient, signalingUrl } from './signaling-client.ts';
@@ -13,14 +14,6 @@ import { describeStatus, type PeerState, type ServerState, type Status } from '.
 
 /** How often the panel reads `getStats()` while a peer connection exists, ms. */
 export const STATS_INTERVAL_MS = 1000;
-
-/** A candidate as the panel lists it. */
-export interface CandidateRow extends ParsedIceCandidate {
-  /** Time from this peer connection's creation to the candidate being seen, ms. */
-  atMs: number;
-  /** The STUN/TURN server URL that produced it (local srflx/relay, from `getStats()`). */
-  url?: string;
-}
 
 /** One step of the connection, ms since the page started loading (`performance.now()`). */
 export interface TimelineEntry {
@@ -36,7 +29,7 @@ export class RoomSession {
   #server = $state<ServerState>('connecting');
   #peerState = $state<PeerState>('absent');
   #messages = $state.raw<ChatEntry[]>([]);
-  #localCandidates = $state.raw<CandidateRow[]>([]);
+  #localCandidates = $state.raw<readonly CandidateRow[]>([]);
   #remoteCandidates = $state.raw<CandidateRow[]>([]);
   #candidateErrors = $state.raw<CandidateError[]>([]);
   #states = $state.raw<PeerStates | null>(null);
@@ -237,18 +230,7 @@ export class RoomSession {
     if (!stats || link !== this.#peer) return;
     const report = buildIceReport(stats);
     this.#report = report;
-    // Stats know which server produced each local candidate; trickled lines do not say.
-    const urls = new Map(
-      report.localCandidates
-        .filter((c) => c.url)
-        .map((c) => [`${c.type} ${c.address} ${c.port}`, c.url]),
-    );
-    if (this.#localCandidates.some((row) => !row.url && urls.has(rowKey(row)))) {
-      this.#localCandidates = this.#localCandidates.map((row) => ({
-        ...row,
-        url: row.url ?? urls.get(rowKey(row)),
-      }));
-    }
+    this.#localCandidates = attachServerUrls(this.#localCandidates, report.localCandidates);
   }
 
   #stopStats(): void {
@@ -263,8 +245,4 @@ export class RoomSession {
     this.#remoteId = null;
     link?.destroy();
   }
-}
-
-function rowKey(row: CandidateRow): string {
-  return `${row.type} ${row.address} ${row.port}`;
 }

@@ -29,7 +29,9 @@ describe('describeStatus', () => {
   });
 
   it('explains the bad endings', () => {
-    expect(describeStatus({ server: 'room-full', peer: 'absent', verdict: null }).text).toMatch(/full/);
+    expect(describeStatus({ server: 'room-full', peer: 'absent', verdict: null }).text).toMatch(
+      /full/,
+    );
     expect(describeStatus({ server: 'open', peer: 'failed', verdict: null }).tone).toBe('bad');
     expect(describeStatus({ server: 'open', peer: 'lost', verdict: null }).text).toMatch(/lost/);
     expect(describeStatus({ server: 'closed', peer: 'absent', verdict: null }).text).toMatch(

@@ -60,8 +60,9 @@ export class PeerLink {
       trickle: true,
       config: { iceServers: options.iceServers },
     });
-    // simple-peer keeps its RTCPeerConnection in `_pc`; typed in @types/simple-peer.
-    this.#pc = this.#peer._pc;
+    // simple-peer keeps its RTCPeerConnection in `_pc` (not in its public types); the panel needs
+    // it for the state machines, candidate errors and getStats().
+    this.#pc = (this.#peer as unknown as { _pc: RTCPeerConnection })._pc;
     const decoder = new TextDecoder();
     this.#peer.on('signal', (data: unknown) => events.signal(data as SignalData));
     this.#peer.on('connect', () => events.open());

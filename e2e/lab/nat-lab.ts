@@ -1,0 +1,815 @@
+/**
+ * A NAT lab in Linux network namespaces: two private LANs, each behind its own NAT router, and a
+ * public segment with the app server. End-to-end tests put one browser on each LAN and watch
+ * whether WebRTC finds a path, so every NAT behaviour here is chosen to match a named case of
+ * RFC 4787 rather than whatever Linux does by default.
+ *
+ * ```
+ *   hp-a 10.0.1.2 ─ lan0 [hp-ra] wan0 203.0.113.2 ─┐
+ *                                                  ├─ br0 [hp-pub] ─┬─ hp-server 203.0.113.10
+ *   hp-b 10.0.2.2 ─ lan0 [hp-rb] wan0 203.0.113.3 ─┘                └─ hp-<name> 203.0.113.20…
+ * ```
+ *
+ * 203.0.113.0/24 is TEST-NET-3 (RFC 5737): it only exists inside these namespaces. Nothing here
+ * touches the root namespace's interfaces, routes or firewall. Needs root, `ip` (iproute2),
+ * `iptables-restore` and `sysctl`.
+ */
+import { spawn as spawnProcess, execFileSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { CHROMIUM_PATH } from '../chromium.ts';
+
+/**
+ * How a lab router treats UDP from its LAN. All modes share the same filtering: inbound packets
+ * reach the LAN only when they match a mapping's conntrack entry, i.e. address-and-port-dependent
+ * filtering (RFC 4787 §5), and unsolicited packets to the router itself are dropped.
+ *
+ * - `cone`: MASQUERADE, which keeps the source port when it is free and reuses one mapping for
+ *   every destination: endpoint-independent mapping (RFC 4787 §4.1) with port preservation
+ *   (§4.2.1). With the filtering above this is what STUN calls a port-restricted cone.
+ * - `symmetric`: MASQUERADE `--random-fully`, a fresh random port per destination:
+ *   address-and-port-dependent mapping (RFC 4787 §4.1). A STUN-learned address is useless to a
+ *   peer, so only TURN gets through (RFC 8445 §2.1).
+ * - `udp-blocked`: the router forwards no UDP at all but NATs TCP like `cone`, as on networks that
+ *   only allow web traffic; TURN over TCP (RFC 6062) is the way out.
+ */
+export type NatMode = 'cone' | 'symmetric' | 'udp-blocked';
+
+/** What to build. */
+export interface LabOptions {
+  /** NAT of router A, in front of host A. */
+  natA: NatMode;
+  /** NAT of router B, in front of host B. Ignored when `sameLan` is set (there is no router B). */
+  natB: NatMode;
+  /**
+   * Put host B on host A's LAN (10.0.1.3) behind router A, so the two reach each other on
+   * private addresses. Default `false`.
+   */
+  sameLan?: boolean;
+  /**
+   * Extra hosts on the public segment, e.g. `['turn']` for a TURN server. Each name is
+   * 1–8 characters of `[a-z0-9]` starting with a letter, not one of the lab's own (`a`, `b`,
+   * `ra`, `rb`, `pub`, `server`). They get 203.0.113.20, .21, … in the order given. Default `[]`.
+   */
+  publicHosts?: string[];
+  /**
+   * Namespace name prefix; stale namespaces with this prefix are deleted at build time. 1–6
+   * characters of `[a-z0-9]` then `-`. Default: env `NAT_LAB_PREFIX`, else `hp-`.
+   */
+  prefix?: string;
+  /** Chromium binary the wrappers run. Default: `CHROMIUM_PATH` of e2e/chromium.ts. */
+  chromiumPath?: string;
+}
+
+/** One of the two hosts a browser runs on. */
+export interface LabHost {
+  /** Network namespace name. */
+  readonly ns: string;
+  /** Private LAN address, e.g. 10.0.1.2. What a WebRTC host candidate shows. */
+  readonly ip: string;
+  /** Public address of the host's router: what a STUN server sees as the source address. */
+  readonly wanIp: string;
+  /**
+   * Absolute path of an executable script that runs Chromium inside `ns` with the arguments it
+   * is given. Pass it to Playwright as `executablePath`; Playwright drives Chromium over a pipe,
+   * which crosses the namespace boundary untouched.
+   */
+  readonly chromiumWrapper: string;
+}
+
+/** A host on the public segment: no NAT, no firewall. */
+export interface PublicHost {
+  /** Network namespace name. */
+  readonly ns: string;
+  /** Address on 203.0.113.0/24. */
+  readonly ip: string;
+}
+
+/** What `NatLab.run` resolves to. `code` is the exit status, `null` when killed by a signal. */
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Options of `NatLab.run`. */
+export interface RunOptions {
+  /** Written to the command's stdin, which is then closed. Default: nothing. */
+  input?: string;
+  /** Kill the command (SIGKILL) and throw `COMMAND_TIMEOUT` after this many ms. Default 10000. */
+  timeoutMs?: number;
+}
+
+/** Options of `NatLab.spawn`. */
+export interface SpawnOptions {
+  /** Added to (and overriding) this process's environment. */
+  env?: Record<string, string>;
+  /** Working directory. Default: this process's. */
+  cwd?: string;
+}
+
+/** Options of `NatLab.waitForTcp`. */
+export interface WaitForTcpOptions {
+  /** Give up after this many ms. Default 15000. */
+  timeoutMs?: number;
+}
+
+/** A built lab. Every method that takes `ns` accepts only this lab's namespaces. */
+export interface NatLab {
+  /** Namespace name prefix, e.g. `hp-`. Every namespace of the lab starts with it. */
+  readonly prefix: string;
+  /** The public host meant to run the app server (signaling, STUN), 203.0.113.10. */
+  readonly server: PublicHost;
+  /** Same as `server.ip`. */
+  readonly serverIp: string;
+  /** The two NATed hosts a browser runs on. */
+  readonly hosts: { readonly a: LabHost; readonly b: LabHost };
+  /** Every namespace the lab created, the bridge namespace included. */
+  readonly namespaces: readonly string[];
+  /**
+   * A public host by the name given in `LabOptions.publicHosts`, or `'server'`.
+   * @throws {NatLabError} `BAD_OPTIONS` for a name the lab was not built with.
+   */
+  publicHost(name: string): PublicHost;
+  /**
+   * Runs a command inside `ns` and waits for it. A non-zero exit resolves, with its `code`.
+   * @throws {NatLabError} `COMMAND_TIMEOUT` past `timeoutMs`; `BAD_OPTIONS` for a foreign `ns`;
+   *   `TORN_DOWN` after teardown.
+   */
+  run(ns: string, cmd: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * Starts a long-running command inside `ns` in its own process group, with piped stdio. The
+   * lab always drains stdout and stderr (keeping a tail for `output`), so a chatty server never
+   * blocks on a full pipe; add your own `data` listeners as well if you want the lines. Set env
+   * `NAT_LAB_VERBOSE=1` to echo everything to stderr prefixed with `[ns]`. Teardown kills the
+   * whole process group.
+   * @throws {NatLabError} `BAD_OPTIONS` for a foreign `ns`; `TORN_DOWN` after teardown.
+   */
+  spawn(ns: string, cmd: readonly string[], opts?: SpawnOptions): ChildProcess;
+  /** The last `MAX_OUTPUT_TAIL_CHARS` of a spawned process's stdout and stderr, interleaved. */
+  output(child: ChildProcess): string;
+  /**
+   * Resolves once a TCP connect from `ns` to `ip:port` succeeds, e.g. to wait for the app server
+   * (the test process itself sits in the root namespace and cannot reach the lab).
+   * @throws {NatLabError} `COMMAND_TIMEOUT` if nothing accepts within `timeoutMs`.
+   */
+  waitForTcp(ns: string, ip: string, port: number, opts?: WaitForTcpOptions): Promise<void>;
+  /**
+   * Kills every spawned process group and anything else left in the lab's namespaces (a browser
+   * a test forgot to close), deletes the namespaces and the wrapper scripts. Idempotent; never
+   * throws for what is already gone.
+   */
+  teardown(): Promise<void>;
+}
+
+/** Why a lab could not be built or used. `code` says which case; `message` says what to do. */
+export class NatLabError extends Error {
+  override readonly name = 'NatLabError';
+  constructor(
+    readonly code:
+      | 'NOT_ROOT'
+      | 'MISSING_TOOL'
+      | 'LAB_BUSY'
+      | 'BAD_OPTIONS'
+      | 'COMMAND_FAILED'
+      | 'COMMAND_TIMEOUT'
+      | 'TORN_DOWN',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Characters of each spawned process's output the lab keeps for `NatLab.output`. */
+export const MAX_OUTPUT_TAIL_CHARS = 64 * 1024;
+
+const DEFAULT_PREFIX = 'hp-';
+const DEFAULT_RUN_TIMEOUT_MS = 10_000;
+const DEFAULT_TCP_WAIT_MS = 15_000;
+/** How long a spawned process gets between SIGTERM and SIGKILL at teardown. */
+const KILL_GRACE_MS = 2_000;
+const TCP_RETRY_INTERVAL_MS = 100;
+
+/** Addresses of the lab; see the module comment's drawing. */
+export const LAB_ADDRESSES = {
+  publicPrefixLength: 24,
+  serverIp: '203.0.113.10',
+  firstExtraPublicHost: 20,
+  a: { wanIp: '203.0.113.2', routerLanIp: '10.0.1.1', hostIp: '10.0.1.2' },
+  b: { wanIp: '203.0.113.3', routerLanIp: '10.0.2.1', hostIp: '10.0.2.2' },
+  /** Host B's address when `sameLan` puts it on LAN A. */
+  bOnLanA: '10.0.1.3',
+  lanPrefixLength: 24,
+} as const;
+
+const RESERVED_HOST_NAMES = new Set(['a', 'b', 'ra', 'rb', 'pub', 'server']);
+const PREFIX_PATTERN = /^[a-z0-9]{1,6}-$/;
+const PUBLIC_HOST_PATTERN = /^[a-z][a-z0-9]{0,7}$/;
+
+/** Prefixes with a live lab in this process, so a second build can't wipe the first. */
+const activePrefixes = new Set<string>();
+
+/**
+ * The explicit opt-out: env `SKIP_NAT_LAB=1` gives the reason to skip NAT lab tests; anything else
+ * gives `null`. A lab that cannot be built is a failure, never a silent skip.
+ */
+export function natLabSkipReason(): string | null {
+  return process.env.SKIP_NAT_LAB === '1'
+    ? 'SKIP_NAT_LAB=1: NAT lab tests skipped on request'
+    : null;
+}
+
+/**
+ * Names of existing network namespaces that start with `prefix`.
+ * @throws {NatLabError} `MISSING_TOOL` without `ip`.
+ */
+export async function labNamespaces(prefix = defaultPrefix()): Promise<string[]> {
+  const ip = findTool('ip', 'iproute2');
+  const { stdout } = await exec(ip, ['netns', 'list'], {});
+  // Lines look like `hp-a (id: 3)` or just `hp-a`.
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0] ?? '')
+    .filter((name) => name.startsWith(prefix));
+}
+
+/**
+ * Builds the lab: deletes stale namespaces with the prefix (from a crashed run), then creates
+ * and wires every namespace. On failure it removes what it built before rethrowing.
+ * @throws {NatLabError} `NOT_ROOT` unless uid 0; `MISSING_TOOL` naming the missing program;
+ *   `BAD_OPTIONS`; `LAB_BUSY` if another live process (or this one) holds the prefix;
+ *   `COMMAND_FAILED` with the failing command and its stderr (e.g. no netns support).
+ */
+export async function buildNatLab(opts: LabOptions): Promise<NatLab> {
+  if (process.getuid?.() !== 0) {
+    throw new NatLabError('NOT_ROOT', 'The NAT lab needs root (network namespaces, iptables).');
+  }
+  const tools = {
+    ip: findTool('ip', 'iproute2'),
+    iptablesRestore: findTool('iptables-restore', 'iptables'),
+    sysctl: findTool('sysctl', 'procps'),
+  };
+  const prefix = opts.prefix ?? defaultPrefix();
+  const plan = planLab(prefix, opts);
+  const lock = acquirePrefix(prefix);
+
+  const wrapperDir = mkdtempSync(join(tmpdir(), 'nat-lab-'));
+  const lab = new Lab(tools, plan, wrapperDir, lock);
+  try {
+    await removeNamespaces(tools.ip, await labNamespaces(prefix));
+    await lab.build(opts.chromiumPath ?? CHROMIUM_PATH);
+    return lab;
+  } catch (err) {
+    await lab.teardown();
+    throw err;
+  }
+}
+
+interface Tools {
+  ip: string;
+  iptablesRestore: string;
+  sysctl: string;
+}
+
+interface RouterPlan {
+  ns: string;
+  mode: NatMode;
+  wanIp: string;
+  lanIp: string;
+}
+
+interface HostPlan {
+  ns: string;
+  ip: string;
+  gateway: string;
+  router: RouterPlan;
+}
+
+interface LabPlan {
+  prefix: string;
+  bridgeNs: string;
+  server: PublicHost;
+  extraHosts: Map<string, PublicHost>;
+  routers: RouterPlan[];
+  a: HostPlan;
+  b: HostPlan;
+}
+
+function defaultPrefix(): string {
+  return process.env.NAT_LAB_PREFIX ?? DEFAULT_PREFIX;
+}
+
+function planLab(prefix: string, opts: LabOptions): LabPlan {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new NatLabError(
+      'BAD_OPTIONS',
+      `NAT lab prefix ${JSON.stringify(prefix)} must match ${PREFIX_PATTERN}`,
+    );
+  }
+  const extraHosts = new Map<string, PublicHost>();
+  for (const [i, name] of (opts.publicHosts ?? []).entries()) {
+    if (!PUBLIC_HOST_PATTERN.test(name) || RESERVED_HOST_NAMES.has(name) || extraHosts.has(name)) {
+      throw new NatLabError(
+        'BAD_OPTIONS',
+        `Public host name ${JSON.stringify(name)} must match ${PUBLIC_HOST_PATTERN}, be unique and not be one of ${[...RESERVED_HOST_NAMES].join(', ')}`,
+      );
+    }
+    extraHosts.set(name, {
+      ns: prefix + name,
+      ip: `203.0.113.${LAB_ADDRESSES.firstExtraPublicHost + i}`,
+    });
+  }
+  const addr = LAB_ADDRESSES;
+  const routerA: RouterPlan = {
+    ns: `${prefix}ra`,
+    mode: opts.natA,
+    wanIp: addr.a.wanIp,
+    lanIp: addr.a.routerLanIp,
+  };
+  const routerB: RouterPlan = {
+    ns: `${prefix}rb`,
+    mode: opts.natB,
+    wanIp: addr.b.wanIp,
+    lanIp: addr.b.routerLanIp,
+  };
+  const a: HostPlan = {
+    ns: `${prefix}a`,
+    ip: addr.a.hostIp,
+    gateway: addr.a.routerLanIp,
+    router: routerA,
+  };
+  const b: HostPlan = opts.sameLan
+    ? { ns: `${prefix}b`, ip: addr.bOnLanA, gateway: addr.a.routerLanIp, router: routerA }
+    : { ns: `${prefix}b`, ip: addr.b.hostIp, gateway: addr.b.routerLanIp, router: routerB };
+  return {
+    prefix,
+    bridgeNs: `${prefix}pub`,
+    server: { ns: `${prefix}server`, ip: addr.serverIp },
+    extraHosts,
+    routers: opts.sameLan ? [routerA] : [routerA, routerB],
+    a,
+    b,
+  };
+}
+
+/**
+ * The router's whole firewall, loaded atomically with iptables-restore.
+ *
+ * INPUT drops everything unsolicited: a router that accepts (or answers) a packet to its WAN
+ * address keeps a conntrack entry for it, and that entry makes the NAT pick another port for the
+ * LAN host's own packet to the same peer a moment later, breaking port preservation
+ * (RFC 4787 §4.2.1) exactly when two peers punch at once. Real routers silently drop such packets.
+ *
+ * FORWARD lets LAN→WAN out and WAN→LAN in only as a reply to a mapping (ESTABLISHED,RELATED): the
+ * reply must come from the exact address and port the mapping was opened towards, i.e.
+ * address-and-port-dependent filtering (RFC 4787 §5). RELATED lets ICMP errors back in
+ * (RFC 4787 REQ-14 wants them translated).
+ */
+export function routerRuleset(mode: NatMode, wanIf = 'wan0', lanIf = 'lan0'): string {
+  // Port-preserving MASQUERADE keeps one mapping per internal ip:port (RFC 4787 §4.1, EIM) as long
+  // as the port is free; --random-fully draws a new port for every new 5-tuple (§4.1, APDM).
+  const masquerade = `-A POSTROUTING -o ${wanIf} -j MASQUERADE${mode === 'symmetric' ? ' --random-fully' : ''}`;
+  const udpBlock =
+    mode === 'udp-blocked'
+      ? [
+          `-A FORWARD -i ${lanIf} -o ${wanIf} -p udp -j DROP`,
+          `-A FORWARD -i ${wanIf} -p udp -j DROP`,
+        ]
+      : [];
+  return [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+    masquerade,
+    'COMMIT',
+    '*filter',
+    ':INPUT DROP [0:0]',
+    ':FORWARD DROP [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    '-A INPUT -i lo -j ACCEPT',
+    `-A INPUT -i ${lanIf} -j ACCEPT`,
+    '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    ...udpBlock,
+    '-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    // Matches LAN→WAN, and LAN→LAN too when br_netfilter sends bridged frames through FORWARD.
+    `-A FORWARD -i ${lanIf} -j ACCEPT`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+class Lab implements NatLab {
+  readonly prefix: string;
+  readonly server: PublicHost;
+  readonly serverIp: string;
+  readonly hosts: { readonly a: LabHost; readonly b: LabHost };
+  readonly namespaces: readonly string[];
+  readonly #tools: Tools;
+  readonly #plan: LabPlan;
+  readonly #wrapperDir: string;
+  readonly #releaseLock: () => void;
+  readonly #children = new Map<ChildProcess, { tail: string }>();
+  /** Namespaces created so far: what teardown deletes. */
+  readonly #created: string[] = [];
+  #teardown: Promise<void> | null = null;
+  readonly #onExit = (): void => this.#teardownSync();
+
+  constructor(tools: Tools, plan: LabPlan, wrapperDir: string, releaseLock: () => void) {
+    this.#tools = tools;
+    this.#plan = plan;
+    this.#wrapperDir = wrapperDir;
+    this.#releaseLock = releaseLock;
+    this.prefix = plan.prefix;
+    this.server = plan.server;
+    this.serverIp = plan.server.ip;
+    const host = (h: HostPlan): LabHost => ({
+      ns: h.ns,
+      ip: h.ip,
+      wanIp: h.router.wanIp,
+      chromiumWrapper: join(wrapperDir, `chromium-${h.ns}`),
+    });
+    this.hosts = { a: host(plan.a), b: host(plan.b) };
+    this.namespaces = [
+      plan.bridgeNs,
+      plan.server.ns,
+      ...[...plan.extraHosts.values()].map((h) => h.ns),
+      ...plan.routers.map((r) => r.ns),
+      plan.a.ns,
+      plan.b.ns,
+    ];
+    // Best effort if the test process exits without teardown; the next build also cleans up.
+    process.once('exit', this.#onExit);
+  }
+
+  publicHost(name: string): PublicHost {
+    if (name === 'server') return this.server;
+    const host = this.#plan.extraHosts.get(name);
+    if (!host)
+      throw new NatLabError('BAD_OPTIONS', `No public host ${JSON.stringify(name)} in this lab`);
+    return host;
+  }
+
+  async build(chromiumPath: string): Promise<void> {
+    const { ip } = this.#tools;
+    for (const ns of this.namespaces) {
+      await this.#sh(ip, ['netns', 'add', ns]);
+      this.#created.push(ns);
+      await this.#sh(ip, ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+
+    // The public segment: one bridge, one veth per public-side namespace.
+    const pub = this.#plan.bridgeNs;
+    await this.#sh(ip, ['-n', pub, 'link', 'add', 'br0', 'type', 'bridge']);
+    await this.#sh(ip, ['-n', pub, 'link', 'set', 'br0', 'up']);
+    const publicSide: { ns: string; ifname: string; ip: string }[] = [
+      { ns: this.server.ns, ifname: 'eth0', ip: this.server.ip },
+      ...[...this.#plan.extraHosts.values()].map((h) => ({ ns: h.ns, ifname: 'eth0', ip: h.ip })),
+      ...this.#plan.routers.map((r) => ({ ns: r.ns, ifname: 'wan0', ip: r.wanIp })),
+    ];
+    for (const side of publicSide) {
+      // Interface names are per namespace, so short fixed names can't collide (15-char limit).
+      const port = `to-${side.ns.slice(this.prefix.length)}`;
+      await this.#veth(pub, port, side.ns, side.ifname);
+      await this.#sh(ip, ['-n', pub, 'link', 'set', port, 'master', 'br0', 'up']);
+      await this.#addr(side.ns, side.ifname, side.ip, LAB_ADDRESSES.publicPrefixLength);
+    }
+
+    // Each router's LAN is a bridge, so `sameLan` can hang two hosts off it.
+    for (const router of this.#plan.routers) {
+      await this.#sh(ip, ['-n', router.ns, 'link', 'add', 'lan0', 'type', 'bridge']);
+      await this.#sh(ip, ['-n', router.ns, 'link', 'set', 'lan0', 'up']);
+      await this.#sh(ip, [
+        '-n',
+        router.ns,
+        'addr',
+        'add',
+        `${router.lanIp}/${LAB_ADDRESSES.lanPrefixLength}`,
+        'dev',
+        'lan0',
+      ]);
+      await this.#sysctl(router.ns, ['net.ipv4.ip_forward=1']);
+      await this.#sh(
+        ip,
+        ['netns', 'exec', router.ns, this.#tools.iptablesRestore],
+        routerRuleset(router.mode),
+      );
+    }
+    for (const host of [this.#plan.a, this.#plan.b]) {
+      const port = `to-${host.ns.slice(this.prefix.length)}`;
+      await this.#veth(host.router.ns, port, host.ns, 'eth0');
+      await this.#sh(ip, ['-n', host.router.ns, 'link', 'set', port, 'master', 'lan0', 'up']);
+      await this.#addr(host.ns, 'eth0', host.ip, LAB_ADDRESSES.lanPrefixLength);
+      await this.#sh(ip, ['-n', host.ns, 'route', 'add', 'default', 'via', host.gateway]);
+    }
+
+    for (const [key, host] of Object.entries(this.hosts)) {
+      const q = shellQuote;
+      writeFileSync(
+        host.chromiumWrapper,
+        `#!/bin/sh\n# Chromium on lab host ${key}.\nexec ${q(ip)} netns exec ${q(host.ns)} ${q(chromiumPath)} "$@"\n`,
+        { mode: 0o755 },
+      );
+    }
+  }
+
+  async run(ns: string, cmd: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.#checkNs(ns);
+    return exec(this.#tools.ip, ['netns', 'exec', ns, ...cmd], opts);
+  }
+
+  spawn(ns: string, cmd: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+    this.#checkNs(ns);
+    const child = spawnProcess(this.#tools.ip, ['netns', 'exec', ns, ...cmd], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: 'pipe',
+      // Own process group, so teardown also reaches grandchildren (tsx runs node under itself).
+      detached: true,
+    });
+    const record = { tail: '' };
+    this.#children.set(child, record);
+    // Attach first: a failed spawn emits `error`, and unhandled it would crash the runner.
+    child.on('error', (err) => {
+      record.tail += `\n[nat-lab] spawn failed: ${err.message}\n`;
+    });
+    const verbose = process.env.NAT_LAB_VERBOSE === '1';
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        record.tail = (record.tail + chunk).slice(-MAX_OUTPUT_TAIL_CHARS);
+        if (verbose) process.stderr.write(chunk.replace(/^(?=.)/gm, `[${ns}] `));
+      });
+    }
+    return child;
+  }
+
+  output(child: ChildProcess): string {
+    return this.#children.get(child)?.tail ?? '';
+  }
+
+  async waitForTcp(
+    ns: string,
+    ip: string,
+    port: number,
+    opts: WaitForTcpOptions = {},
+  ): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TCP_WAIT_MS;
+    // A node one-liner inside the namespace, retrying until its own deadline.
+    const script = `
+      const net = require('node:net');
+      const deadline = Date.now() + ${timeoutMs};
+      (function attempt() {
+        const s = net.connect({ host: ${JSON.stringify(ip)}, port: ${port} });
+        s.on('connect', () => { s.destroy(); process.exit(0); });
+        s.on('error', () => {
+          if (Date.now() > deadline) process.exit(1);
+          setTimeout(attempt, ${TCP_RETRY_INTERVAL_MS});
+        });
+      })();`;
+    const result = await this.run(ns, [process.execPath, '-e', script], {
+      timeoutMs: timeoutMs + 5_000,
+    });
+    if (result.code !== 0) {
+      throw new NatLabError(
+        'COMMAND_TIMEOUT',
+        `Nothing accepted TCP on ${ip}:${port} from ${ns} within ${timeoutMs} ms`,
+      );
+    }
+  }
+
+  teardown(): Promise<void> {
+    this.#teardown ??= this.#doTeardown();
+    return this.#teardown;
+  }
+
+  async #doTeardown(): Promise<void> {
+    process.removeListener('exit', this.#onExit);
+    await Promise.all([...this.#children.keys()].map((child) => stopGroup(child)));
+    await removeNamespaces(this.#tools.ip, this.#created);
+    rmSync(this.#wrapperDir, { recursive: true, force: true });
+    this.#releaseLock();
+  }
+
+  /** Synchronous last resort from `process.on('exit')`: no waiting, SIGKILL only. */
+  #teardownSync(): void {
+    for (const child of this.#children.keys()) killGroup(child, 'SIGKILL');
+    for (const ns of this.#created) {
+      try {
+        for (const pid of execFileSync(this.#tools.ip, ['netns', 'pids', ns], {
+          encoding: 'utf8',
+        }).split(/\s+/)) {
+          if (pid) killPid(Number(pid), 'SIGKILL');
+        }
+        execFileSync(this.#tools.ip, ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // Exiting anyway; the next build removes what is left.
+      }
+    }
+    rmSync(this.#wrapperDir, { recursive: true, force: true });
+    this.#releaseLock();
+  }
+
+  #checkNs(ns: string): void {
+    if (this.#teardown) throw new NatLabError('TORN_DOWN', 'This NAT lab has been torn down');
+    if (!this.namespaces.includes(ns)) {
+      throw new NatLabError(
+        'BAD_OPTIONS',
+        `${JSON.stringify(ns)} is not a namespace of this lab (${this.namespaces.join(', ')})`,
+      );
+    }
+  }
+
+  async #veth(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void> {
+    // Created inside nsA with its peer placed straight into nsB: the root namespace never sees it.
+    await this.#sh(this.#tools.ip, [
+      '-n',
+      nsA,
+      'link',
+      'add',
+      ifA,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      ifB,
+      'netns',
+      nsB,
+    ]);
+  }
+
+  async #addr(ns: string, ifname: string, ip: string, prefixLength: number): Promise<void> {
+    await this.#sh(this.#tools.ip, [
+      '-n',
+      ns,
+      'addr',
+      'add',
+      `${ip}/${prefixLength}`,
+      'dev',
+      ifname,
+    ]);
+    // IPv4 only: no IPv6 link-local addresses for Chromium to offer as useless host candidates.
+    await this.#sysctl(ns, [`net.ipv6.conf.${ifname}.disable_ipv6=1`]);
+    await this.#sh(this.#tools.ip, ['-n', ns, 'link', 'set', ifname, 'up']);
+  }
+
+  async #sysctl(ns: string, settings: string[]): Promise<void> {
+    await this.#sh(this.#tools.ip, [
+      'netns',
+      'exec',
+      ns,
+      this.#tools.sysctl,
+      '-q',
+      '-w',
+      ...settings,
+    ]);
+  }
+
+  async #sh(file: string, args: string[], input?: string): Promise<void> {
+    const result = await exec(file, args, input === undefined ? {} : { input });
+    if (result.code !== 0) {
+      throw new NatLabError(
+        'COMMAND_FAILED',
+        `NAT lab setup failed: ${[file, ...args].join(' ')} exited ${result.code}: ${result.stderr.trim()}`,
+      );
+    }
+  }
+}
+
+/** Runs a program to completion. Never rejects for an exit status, only for timeout or spawn errors. */
+function exec(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const child = spawnProcess(file, args, { stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new NatLabError(
+          'COMMAND_TIMEOUT',
+          `${[file, ...args].join(' ')} took longer than ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new NatLabError('COMMAND_FAILED', `Could not run ${file}: ${err.message}`));
+    });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code });
+    });
+    child.stdin.on('error', () => {}); // EPIPE if the command exits before reading its input
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Kills whatever still runs inside the namespaces, then deletes them. Missing ones are fine. */
+async function removeNamespaces(ip: string, namespaces: readonly string[]): Promise<void> {
+  for (const ns of namespaces) {
+    // `ip netns del` with processes inside only unlinks the name; the namespace (and its veths)
+    // would live on with them. Those are lab processes: a browser, a reflector, a crashed run's.
+    const { stdout } = await exec(ip, ['netns', 'pids', ns], {});
+    for (const pid of stdout.split(/\s+/)) if (pid) killPid(Number(pid), 'SIGKILL');
+    await exec(ip, ['netns', 'del', ns], {});
+  }
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  killGroup(child, 'SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>(
+    (resolve) => (timer = setTimeout(() => resolve(true), KILL_GRACE_MS)),
+  );
+  if (await Promise.race([exited.then(() => false), timedOut])) {
+    killGroup(child, 'SIGKILL');
+    await exited;
+  }
+  clearTimeout(timer);
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  // Negative pid: the process group `detached: true` created, led by the child itself.
+  if (child.pid !== undefined) killPid(-child.pid, signal);
+}
+
+function killPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Claims `prefix` for this process: in memory against a second lab here, and with a pid file
+ * against a live lab in another process (whose namespaces the stale cleanup would otherwise
+ * delete). A pid file whose process is dead is stale and taken over.
+ */
+function acquirePrefix(prefix: string): () => void {
+  if (activePrefixes.has(prefix)) {
+    throw new NatLabError(
+      'LAB_BUSY',
+      `A NAT lab with prefix ${prefix} is already up in this process; tear it down first`,
+    );
+  }
+  const pidFile = join(tmpdir(), `nat-lab-${prefix}pid`);
+  let owner = NaN;
+  try {
+    owner = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    // No lab has claimed it.
+  }
+  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+    throw new NatLabError(
+      'LAB_BUSY',
+      `Process ${owner} has a NAT lab up with prefix ${prefix}; wait for it, or set NAT_LAB_PREFIX to run side by side`,
+    );
+  }
+  writeFileSync(pidFile, `${process.pid}\n`);
+  activePrefixes.add(prefix);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    activePrefixes.delete(prefix);
+    rmSync(pidFile, { force: true });
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function findTool(name: string, debianPackage: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'].filter(Boolean);
+  for (const dir of dirs) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // Not here.
+    }
+  }
+  throw new NatLabError(
+    'MISSING_TOOL',
+    `The NAT lab needs \`${name}\` (Debian package ${debianPackage}); it is not in PATH, /usr/sbin or /sbin`,
+  );
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}

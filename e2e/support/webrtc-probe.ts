@@ -1,0 +1,60 @@
+/**
+ * Reads a browser's own view of its WebRTC connection, independently of the app: an init script
+ * keeps a reference to every RTCPeerConnection the page creates (the real class, unchanged), and
+ * `browserSelectedPair` asks that connection's `getStats()` which candidate pair it selected.
+ * Tests compare it with what the diagnostics panel shows.
+ */
+import type { Page } from '@playwright/test';
+
+/** The selected pair according to the browser's own `getStats()`. */
+export interface BrowserSelectedPair {
+  localType: string;
+  localAddress: string;
+  localPort: number;
+  remoteType: string;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** Call before `goto`: remembers every RTCPeerConnection the page constructs. */
+export async function recordPeerConnections(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    const seen: RTCPeerConnection[] = [];
+    (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections = seen;
+    window.RTCPeerConnection = class extends Original {
+      constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+        super(...args);
+        seen.push(this);
+      }
+    };
+  });
+}
+
+/**
+ * The newest peer connection's selected pair (`transport.selectedCandidatePairId`), or `null` if
+ * it has none yet.
+ */
+export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPair | null> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] })
+      .__peerConnections;
+    const pc = pcs?.at(-1);
+    if (!pc) return null;
+    const stats = [...(await pc.getStats()).values()] as Record<string, unknown>[];
+    const byId = new Map(stats.map((s) => [s.id, s]));
+    const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+    const pair = transport && byId.get(transport.selectedCandidatePairId);
+    const local = pair && byId.get(pair.localCandidateId);
+    const remote = pair && byId.get(pair.remoteCandidateId);
+    if (!local || !remote) return null;
+    return {
+      localType: String(local.candidateType),
+      localAddress: String(local.address),
+      localPort: Number(local.port),
+      remoteType: String(remote.candidateType),
+      remoteAddress: String(remote.address),
+      remotePort: Number(remote.port),
+    };
+  });
+}

@@ -45,6 +45,8 @@ export interface PeerOptions {
   /** The initiator makes the SDP offer; the other side answers (RFC 8829 §5). */
   initiator: boolean;
   iceServers: IceServer[];
+  /** [iceTransportPolicy='all'] `'relay'` gathers TURN relay candidates only (webrtc-pc §4.2.1). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 /** One peer connection to the other person of the room. */
@@ -58,7 +60,10 @@ export class PeerLink {
     this.#peer = new SimplePeer({
       initiator: options.initiator,
       trickle: true,
-      config: { iceServers: options.iceServers },
+      config: {
+        iceServers: options.iceServers,
+        iceTransportPolicy: options.iceTransportPolicy ?? 'all',
+      },
     });
     // simple-peer keeps its RTCPeerConnection in `_pc` (not in its public types); the panel needs
     // it for the state machines, candidate errors and getStats().

@@ -3,7 +3,7 @@
  * server that produced it. Pure.
  */
 import type { ParsedIceCandidate } from './ice-candidate.ts';
-import type { CandidateInfo } from './ice-report.ts';
+import type { CandidateInfo, RelayProtocol } from './ice-report.ts';
 
 /** A candidate as the panel lists it. */
 export interface CandidateRow extends ParsedIceCandidate {
@@ -11,6 +11,8 @@ export interface CandidateRow extends ParsedIceCandidate {
   atMs: number;
   /** The STUN/TURN server URL that produced it (local srflx/relay, from `getStats()`). */
   url?: string;
+  /** Local relay candidates: how the browser reached the TURN server (from `getStats()`). */
+  relayProtocol?: RelayProtocol;
 }
 
 function key(candidate: { type: string; address?: string; port: number }): string {
@@ -18,16 +20,23 @@ function key(candidate: { type: string; address?: string; port: number }): strin
 }
 
 /**
- * Fills in `url` from `getStats()` local candidates: trickled lines do not name their server, but
- * `RTCIceCandidateStats.url` does (webrtc-stats §7.14). Matches on type, address and port.
- * Returns the same array when nothing changes, so reactive state is not replaced for nothing.
+ * Fills in `url` and `relayProtocol` from `getStats()` local candidates: trickled lines name
+ * neither, but `RTCIceCandidateStats` does (webrtc-stats §7.14). Matches on type, address and
+ * port. Returns the same array when nothing changes, so reactive state is not replaced for nothing.
  */
-export function attachServerUrls(
+export function attachCandidateStats(
   rows: readonly CandidateRow[],
   stats: readonly CandidateInfo[],
 ): readonly CandidateRow[] {
-  const urls = new Map<string, string>();
-  for (const candidate of stats) if (candidate.url) urls.set(key(candidate), candidate.url);
-  if (!rows.some((row) => row.url === undefined && urls.has(key(row)))) return rows;
-  return rows.map((row) => (row.url === undefined ? { ...row, url: urls.get(key(row)) } : row));
+  const byKey = new Map<string, CandidateInfo>();
+  for (const candidate of stats) if (candidate.url) byKey.set(key(candidate), candidate);
+  const missing = (row: CandidateRow) => row.url === undefined && byKey.has(key(row));
+  if (!rows.some(missing)) return rows;
+  return rows.map((row) => {
+    const found = missing(row) ? byKey.get(key(row)) : undefined;
+    if (!found) return row;
+    const filled: CandidateRow = { ...row, url: found.url };
+    if (found.relayProtocol) filled.relayProtocol = found.relayProtocol;
+    return filled;
+  });
 }

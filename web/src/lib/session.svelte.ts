@@ -3,22 +3,35 @@
  * diagnostics record, as reactive state for the components. The logic it applies lives in the
  * pure modules it imports; this class only wires events to state.
  */
-import type { ServerMessage, SignalData } from '../../../signaling/protocol.ts';
+import {
+  MAX_FRAME_BYTES,
+  type PeerInfo,
+  type ServerMessage,
+  type SignalData,
+} from '../../../signaling/protocol.ts';
+import { buildDiagnosticsExport, type DiagnosticsExport } from './diagnostics-export.ts';
 import { composeMessage, parseChatMessage, type ChatEntry } from './chat-log.ts';
-import { attachServerUrls, type CandidateRow } from './candidate-rows.ts';
+import { attachCandidateStats, type CandidateRow } from './candidate-rows.ts';
 import { parseIceCandidate } from './ice-candidate.ts';
 import { buildIceReport, verdict, type IceReport, type Verdict } from './ice-report.ts';
 import { PeerLink, type CandidateError, type PeerStates } from './rtc/peer.ts';
 import { SignalingClient, signalingUrl } from './signaling-client.ts';
 import { describeStatus, type PeerState, type ServerState, type Status } from './status.ts';
+import type { TimelineEntry } from './timeline.ts';
 
 /** How often the panel reads `getStats()` while a peer connection exists, ms. */
 export const STATS_INTERVAL_MS = 1000;
 
-/** One step of the connection, ms since the page started loading (`performance.now()`). */
-export interface TimelineEntry {
-  label: string;
+/** Least time between two diagnostics views sent to the other peer, ms (signaling is shared). */
+export const SHARE_INTERVAL_MS = 2000;
+
+/** One change of the selected candidate pair, as `getStats()` reported it. */
+export interface PairChange {
+  /** ms since the page started loading. */
   atMs: number;
+  pairId: string;
+  /** e.g. `srflx 203.0.113.2:40000 ↔ srflx 203.0.113.3:40000`. */
+  summary: string;
 }
 
 /** Reactive state of one room, for one person. Call {@link RoomSession.start} to connect. */
@@ -35,6 +48,8 @@ export class RoomSession {
   #states = $state.raw<PeerStates | null>(null);
   #report = $state.raw<IceReport | null>(null);
   #timeline = $state.raw<TimelineEntry[]>([{ label: 'Page opened', atMs: 0 }]);
+  #pairHistory = $state.raw<PairChange[]>([]);
+  #remoteInfo = $state.raw<PeerInfo | null>(null);
 
   #verdict = $derived<Verdict | null>(verdict(this.#report?.selectedPair ?? null));
   #status = $derived<Status>(
@@ -54,6 +69,9 @@ export class RoomSession {
   #remoteId: string | null = null;
   #iceServers: RTCIceServer[] = [];
   #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #shareTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastSharedAt = -Infinity;
+  #initiator = false;
 
   constructor(roomId: string) {
     this.roomId = roomId;
@@ -89,6 +107,42 @@ export class RoomSession {
   }
   get timeline(): readonly TimelineEntry[] {
     return this.#timeline;
+  }
+  /** Every change of the selected pair since the peer connection was created, oldest first. */
+  get pairHistory(): readonly PairChange[] {
+    return this.#pairHistory;
+  }
+
+  /** What the other peer last told us about its side (NAT report, diagnostics view). */
+  get remoteInfo(): PeerInfo | null {
+    return this.#remoteInfo;
+  }
+
+  /** This side's diagnostics as plain JSON-able data, for the export and for the other peer. */
+  diagnosticsView(): Record<string, unknown> {
+    return {
+      role: this.#remoteId === null ? 'alone' : this.#initiator ? 'offerer' : 'answerer',
+      userAgent: navigator.userAgent,
+      status: this.#status.text,
+      verdict: this.#verdict,
+      states: this.#states,
+      selectedPair: this.#report?.selectedPair ?? null,
+      selectedPairSource: this.#report?.selectedPairSource ?? null,
+      pairs: this.#report?.pairs ?? [],
+      pairHistory: this.#pairHistory,
+      localCandidates: this.#localCandidates,
+      remoteCandidates: this.#remoteCandidates,
+      candidateErrors: this.#candidateErrors,
+      timeline: this.#timeline,
+    };
+  }
+
+  /** Both peers' views as one document; addresses redacted unless `includeAddresses`. */
+  exportDiagnostics(includeAddresses: boolean): DiagnosticsExport {
+    return buildDiagnosticsExport(
+      { local: this.diagnosticsView(), remote: this.#remoteInfo?.view ?? null },
+      { includeAddresses, nowMs: Date.now() },
+    );
   }
 
   /** Connects to signaling and joins the room. Returns the teardown (for a Svelte `$effect`). */
@@ -157,6 +211,9 @@ export class RoomSession {
     this.#remoteCandidates = [];
     this.#candidateErrors = [];
     this.#report = null;
+    this.#pairHistory = [];
+    this.#remoteInfo = null;
+    this.#initiator = initiator;
     const link: PeerLink = new PeerLink(
       { initiator, iceServers: this.#iceServers },
       {
@@ -194,6 +251,10 @@ export class RoomSession {
   }
 
   #onRemoteSignal(data: SignalData): void {
+    if (data.type === 'peer-info') {
+      this.#remoteInfo = data.info;
+      return;
+    }
     if (!this.#peer) return;
     this.#record(data, 'received', this.#peer);
     this.#peer.signal(data);
@@ -201,6 +262,7 @@ export class RoomSession {
 
   /** Notes SDP steps in the timeline and trickled candidates in the tables. */
   #record(data: SignalData, direction: 'sent' | 'received', link: PeerLink): void {
+    if (data.type === 'peer-info') return;
     if (data.type !== 'candidate') {
       this.#mark(`${data.type === 'offer' ? 'Offer' : 'Answer'} ${direction}`);
       return;
@@ -230,7 +292,39 @@ export class RoomSession {
     if (!stats || link !== this.#peer) return;
     const report = buildIceReport(stats);
     this.#report = report;
-    this.#localCandidates = attachServerUrls(this.#localCandidates, report.localCandidates);
+    const pair = report.selectedPair;
+    if (pair && pair.id !== this.#pairHistory.at(-1)?.pairId) {
+      const side = (c: typeof pair.local) => `${c.type} ${c.address ?? '(hidden)'}:${c.port}`;
+      const change = {
+        atMs: performance.now(),
+        pairId: pair.id,
+        summary: `${side(pair.local)} ↔ ${side(pair.remote)}`,
+      };
+      this.#pairHistory = [...this.#pairHistory, change];
+    }
+    this.#localCandidates = attachCandidateStats(this.#localCandidates, report.localCandidates);
+    this.#shareView();
+  }
+
+  /**
+   * Sends this side's view to the other peer through signaling, at most once per
+   * {@link SHARE_INTERVAL_MS} (trailing), so that both panels, and an export from either, hold
+   * both views even when the peer connection itself never comes up.
+   */
+  #shareView(): void {
+    if (this.#shareTimer !== undefined || this.#remoteId === null) return;
+    const wait = Math.max(0, this.#lastSharedAt + SHARE_INTERVAL_MS - performance.now());
+    this.#shareTimer = setTimeout(() => {
+      this.#shareTimer = undefined;
+      const to = this.#remoteId;
+      if (to === null) return;
+      this.#lastSharedAt = performance.now();
+      let view = this.diagnosticsView();
+      // Stay well inside the signaling frame limit; the pair grid is the bulkiest part.
+      if (JSON.stringify(view).length > MAX_FRAME_BYTES / 2) view = { ...view, pairs: [] };
+      const info: PeerInfo = { nat: null, view };
+      this.#client?.send({ type: 'signal', to, data: { type: 'peer-info', info } });
+    }, wait);
   }
 
   #stopStats(): void {
@@ -240,6 +334,8 @@ export class RoomSession {
 
   #dropPeer(): void {
     this.#stopStats();
+    clearTimeout(this.#shareTimer);
+    this.#shareTimer = undefined;
     const link = this.#peer;
     this.#peer = null;
     this.#remoteId = null;

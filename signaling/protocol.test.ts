@@ -25,6 +25,13 @@ describe('parseClientMessage', () => {
       room: ROOM,
     });
     expect(parseClientMessage(JSON.stringify({ type: 'leave' }))).toEqual({ type: 'leave' });
+    expect(parseClientMessage('{"type":"ping"}')).toEqual({ type: 'ping' });
+    const resume = 'r'.repeat(22);
+    expect(parseClientMessage(JSON.stringify({ type: 'join', room: ROOM, resume }))).toEqual({
+      type: 'join',
+      room: ROOM,
+      resume,
+    });
     const signal = { type: 'signal', to: PEER, from: 'pffffffffffffffff', data: CANDIDATE };
     expect(parseClientMessage(JSON.stringify(signal))).toEqual({
       type: 'signal',
@@ -42,6 +49,7 @@ describe('parseClientMessage', () => {
     ['a short room id (< 128 bits)', '{"type":"join","room":"abc"}'],
     ['a room id with a slash', `{"type":"join","room":"${ROOM.slice(0, 21)}/"}`],
     ['a room id as a number', '{"type":"join","room":12345678901234567890123}'],
+    ['a short resume token', `{"type":"join","room":"${ROOM}","resume":"abc"}`],
     ['a client-chosen peer id', `{"type":"signal","to":"bob","data":${JSON.stringify(CANDIDATE)}}`],
     ['a signal without data', `{"type":"signal","to":"${PEER}"}`],
     ['renegotiation (not used)', `{"type":"signal","to":"${PEER}","data":{"renegotiate":true}}`],
@@ -100,6 +108,10 @@ describe('parseSignalData', () => {
     expect(parseSignalData({ type: 'peer-info', info: { nat: null, view: [1] } })).toBeNull();
   });
 
+  it('carries a restart request', () => {
+    expect(parseSignalData({ type: 'restart', extra: 1 })).toEqual({ type: 'restart' });
+  });
+
   it('rejects wrong field types', () => {
     expect(parseSignalData({ type: 'offer', sdp: 5 })).toBeNull();
     expect(
@@ -113,13 +125,12 @@ describe('parseServerMessage', () => {
   it('reads what the server sends', () => {
     const hello = { type: 'hello', id: PEER, iceServers: [{ urls: 'stun:203.0.113.10:3478' }] };
     expect(parseServerMessage(JSON.stringify(hello))).toEqual(hello);
+    const joined = { type: 'joined', room: ROOM, id: 'pfedcba9876543210', peers: [PEER] };
+    expect(parseServerMessage(JSON.stringify(joined))).toEqual(joined);
     expect(
-      parseServerMessage(JSON.stringify({ type: 'joined', room: ROOM, peers: [PEER] })),
-    ).toEqual({
-      type: 'joined',
-      room: ROOM,
-      peers: [PEER],
-    });
+      parseServerMessage(JSON.stringify({ type: 'joined', room: ROOM, peers: [] })),
+    ).toBeNull();
+    expect(parseServerMessage('{"type":"pong"}')).toEqual({ type: 'pong' });
     const error = { type: 'error', code: 'room-full', message: 'full' };
     expect(parseServerMessage(JSON.stringify(error))).toEqual(error);
   });

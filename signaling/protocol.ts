@@ -32,6 +32,13 @@ export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 export const PEER_ID_PATTERN = /^p[0-9a-f]{16}$/;
 
 /**
+ * Resume tokens: a secret the page keeps for the room (≥ 128 random bits, URL-safe base64). The
+ * server derives the peer id from it by hashing, so a page that reconnects or reloads rejoins as
+ * the same peer and no ghost or duplicate appears; knowing an id does not reveal the token.
+ */
+export const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+
+/**
  * Close codes the server uses (application range 4000–4999, RFC 6455 §7.4.2). A socket closed with
  * one of these was told why in the close reason; other sockets and rooms are never affected.
  * Frames over {@link MAX_FRAME_BYTES} are closed by ws itself with 1009 (Message Too Big).
@@ -45,6 +52,8 @@ export const CloseCode = {
   OUT_OF_ORDER: 4002,
   /** The room already holds {@link ROOM_CAPACITY} people. */
   ROOM_FULL: 4003,
+  /** A newer socket joined with the same resume token (the same person reconnected). */
+  REPLACED: 4004,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -91,7 +100,9 @@ export type SignalData =
       type: 'candidate';
       candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null };
     }
-  | { type: 'peer-info'; info: PeerInfo };
+  | { type: 'peer-info'; info: PeerInfo }
+  /** "My connection to you is down: offer again" (sent by the answering side; issue #4). */
+  | { type: 'restart' };
 
 /** An ICE server as handed to the page (the subset of `RTCIceServer` we use). */
 export interface IceServer {
@@ -102,9 +113,11 @@ export interface IceServer {
 
 /** Messages a page sends to the server. */
 export type ClientMessage =
-  | { type: 'join'; room: string }
+  | { type: 'join'; room: string; resume?: string }
   | { type: 'signal'; to: string; data: SignalData }
-  | { type: 'leave' };
+  | { type: 'leave' }
+  /** App-level heartbeat: browsers cannot see WebSocket pings, so a page asks for a `pong`. */
+  | { type: 'ping' };
 
 /** Non-fatal error codes in {@link ServerMessage} `error` (fatal ones close with a {@link CloseCode}). */
 export type ServerErrorCode = 'unknown-peer' | 'room-full';
@@ -112,11 +125,13 @@ export type ServerErrorCode = 'unknown-peer' | 'room-full';
 /** Messages the server sends to a page. `from` is always stamped by the server. */
 export type ServerMessage =
   | { type: 'hello'; id: string; iceServers: IceServer[] }
-  | { type: 'joined'; room: string; peers: string[] }
+  /** `id` is this peer's id in the room: derived from the resume token when one was given. */
+  | { type: 'joined'; room: string; id: string; peers: string[] }
   | { type: 'peer-joined'; id: string }
   | { type: 'peer-left'; id: string }
   | { type: 'signal'; from: string; data: SignalData }
-  | { type: 'error'; code: ServerErrorCode; message: string };
+  | { type: 'error'; code: ServerErrorCode; message: string }
+  | { type: 'pong' };
 
 type Json = Record<string, unknown>;
 
@@ -173,6 +188,7 @@ function parsePeerInfo(value: unknown): PeerInfo | null {
 /** Validates a relayed payload; returns a fresh copy, or `null` when it is off-shape. */
 export function parseSignalData(value: unknown): SignalData | null {
   if (!isObject(value)) return null;
+  if (value.type === 'restart') return { type: 'restart' };
   if (value.type === 'peer-info') {
     const info = parsePeerInfo(value.info);
     return info ? { type: 'peer-info', info } : null;
@@ -203,14 +219,21 @@ export function parseClientMessage(text: string): ClientMessage | null {
   const message = parseJsonObject(text);
   if (!message) return null;
   switch (message.type) {
-    case 'join':
-      return isRoomId(message.room) ? { type: 'join', room: message.room } : null;
+    case 'join': {
+      const { room, resume } = message;
+      if (!isRoomId(room)) return null;
+      if (resume === undefined) return { type: 'join', room };
+      return typeof resume === 'string' && RESUME_TOKEN_PATTERN.test(resume)
+        ? { type: 'join', room, resume }
+        : null;
+    }
     case 'signal': {
       const data = parseSignalData(message.data);
       return isPeerId(message.to) && data ? { type: 'signal', to: message.to, data } : null;
     }
     case 'leave':
-      return { type: 'leave' };
+    case 'ping':
+      return { type: message.type };
     default:
       return null;
   }
@@ -254,10 +277,13 @@ export function parseServerMessage(text: string): ServerMessage | null {
         : null;
     }
     case 'joined': {
-      const { room, peers } = message;
-      if (!isRoomId(room) || !Array.isArray(peers) || !peers.every(isPeerId)) return null;
-      return { type: 'joined', room, peers: [...peers] };
+      const { room, id, peers } = message;
+      if (!isRoomId(room) || !isPeerId(id)) return null;
+      if (!Array.isArray(peers) || !peers.every(isPeerId)) return null;
+      return { type: 'joined', room, id, peers: [...peers] };
     }
+    case 'pong':
+      return { type: 'pong' };
     case 'peer-joined':
     case 'peer-left':
       return isPeerId(message.id) ? { type: message.type, id: message.id } : null;

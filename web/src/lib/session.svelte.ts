@@ -13,6 +13,8 @@ import { buildDiagnosticsExport, type DiagnosticsExport } from './diagnostics-ex
 import { composeMessage, parseChatMessage, type ChatEntry } from './chat-log.ts';
 import { attachCandidateStats, type CandidateRow } from './candidate-rows.ts';
 import { parseIceCandidate } from './ice-candidate.ts';
+import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from './link-policy.ts';
+import { newRoomId } from './room-id.ts';
 import { buildIceReport, verdict, type IceReport, type Verdict } from './ice-report.ts';
 import { PeerLink, type CandidateError, type PeerStates } from './rtc/peer.ts';
 import { SignalingClient, signalingUrl } from './signaling-client.ts';
@@ -32,6 +34,34 @@ export interface PairChange {
   pairId: string;
   /** e.g. `srflx 203.0.113.2:40000 ↔ srflx 203.0.113.3:40000`. */
   summary: string;
+}
+
+/** Health inputs of one connection attempt (see {@link linkHealth}). */
+interface Attempt {
+  link: PeerLink;
+  offerer: boolean;
+  startedAt: number;
+  open: boolean;
+  ended: boolean;
+  disconnectedSince: number | null;
+}
+
+/**
+ * The room's resume token for this tab: kept in sessionStorage, which survives a reload of the
+ * tab but is not shared with other tabs, so a reload rejoins as the same peer while a second tab
+ * is a second person. Falls back to a fresh token where storage is unavailable.
+ */
+function resumeTokenFor(roomId: string): string {
+  const key = `holepunch-chat:resume:${roomId}`;
+  try {
+    const stored = sessionStorage.getItem(key);
+    if (stored) return stored;
+    const token = newRoomId();
+    sessionStorage.setItem(key, token);
+    return token;
+  } catch {
+    return newRoomId();
+  }
 }
 
 /** Reactive state of one room, for one person. Call {@link RoomSession.start} to connect. */
@@ -66,15 +96,22 @@ export class RoomSession {
 
   #client: SignalingClient | null = null;
   #peer: PeerLink | null = null;
+  /** The current connection attempt's health inputs (see link-policy.ts). */
+  #attempt: Attempt | null = null;
+  #selfId: string | null = null;
   #remoteId: string | null = null;
+  #everOpen = false;
+  #lastRebuildAt = -Infinity;
+  #lastRestartAskAt = -Infinity;
   #iceServers: RTCIceServer[] = [];
-  #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #tickTimer: ReturnType<typeof setInterval> | undefined;
   #shareTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSharedAt = -Infinity;
-  #initiator = false;
+  readonly #resumeToken: string;
 
   constructor(roomId: string) {
     this.roomId = roomId;
+    this.#resumeToken = resumeTokenFor(roomId);
   }
 
   get status(): Status {
@@ -121,7 +158,8 @@ export class RoomSession {
   /** This side's diagnostics as plain JSON-able data, for the export and for the other peer. */
   diagnosticsView(): Record<string, unknown> {
     return {
-      role: this.#remoteId === null ? 'alone' : this.#initiator ? 'offerer' : 'answerer',
+      role: !this.#attempt ? 'alone' : this.#attempt.offerer ? 'offerer' : 'answerer',
+      peerId: this.#selfId,
       userAgent: navigator.userAgent,
       status: this.#status.text,
       verdict: this.#verdict,
@@ -150,12 +188,16 @@ export class RoomSession {
     this.#client = new SignalingClient(signalingUrl(location), {
       open: () => this.#mark('Signaling connected'),
       message: (message) => this.#onServerMessage(message),
-      closed: () => {
-        if (this.#server !== 'room-full') this.#server = 'closed';
+      closed: (_code, _reason, retryInMs) => {
+        if (this.#server === 'room-full') return;
+        this.#server = retryInMs === null ? 'closed' : 'reconnecting';
+        if (retryInMs !== null) this.#mark('Signaling lost, reconnecting', true);
       },
     });
+    this.#tickTimer = setInterval(() => this.#tick(), STATS_INTERVAL_MS);
     return () => {
-      this.#dropPeer();
+      clearInterval(this.#tickTimer);
+      this.#dropLink();
       this.#client?.close();
       this.#client = null;
     };
@@ -169,8 +211,9 @@ export class RoomSession {
     return true;
   }
 
-  #mark(label: string): void {
-    if (this.#timeline.some((entry) => entry.label === label)) return;
+  /** Adds a timeline step; once per label unless `repeat` (recoveries can happen many times). */
+  #mark(label: string, repeat = false): void {
+    if (!repeat && this.#timeline.some((entry) => entry.label === label)) return;
     this.#timeline = [...this.#timeline, { label, atMs: performance.now() }];
   }
 
@@ -178,19 +221,20 @@ export class RoomSession {
     switch (message.type) {
       case 'hello':
         this.#iceServers = message.iceServers;
-        this.#server = 'open';
-        this.#client?.send({ type: 'join', room: this.roomId });
+        this.#client?.send({ type: 'join', room: this.roomId, resume: this.#resumeToken });
         return;
       case 'joined':
-        // The newcomer makes the offer to whoever is already there.
-        if (message.peers[0]) this.#connect(message.peers[0], true);
+        this.#server = 'open';
+        this.#selfId = message.id;
+        if (message.peers[0]) this.#meet(message.peers[0]);
         return;
       case 'peer-joined':
-        this.#connect(message.id, false);
+        this.#meet(message.id);
         return;
       case 'peer-left':
         if (message.id !== this.#remoteId) return;
-        this.#dropPeer();
+        this.#dropLink();
+        this.#remoteId = null;
         this.#peerState = 'left';
         return;
       case 'signal':
@@ -202,20 +246,59 @@ export class RoomSession {
     }
   }
 
-  #connect(remoteId: string, initiator: boolean): void {
-    this.#dropPeer();
-    this.#mark('Other person in the room');
-    this.#remoteId = remoteId;
-    this.#peerState = 'connecting';
+  /**
+   * The other person is in the room (they arrived, or we (re)joined and found them). An open link
+   * survives a signaling reconnect untouched; otherwise the offerer starts an attempt and the
+   * answerer asks for one.
+   */
+  #meet(remoteId: string): void {
+    if (remoteId !== this.#remoteId) {
+      this.#dropLink();
+      this.#remoteId = remoteId;
+      this.#everOpen = false;
+      this.#mark('Other person in the room');
+    }
+    if (this.#attempt?.open && !this.#attempt.ended) return;
+    this.#peerState = this.#everOpen ? 'lost' : 'connecting';
+    if (this.#isOfferer()) this.#startAttempt(true);
+    else this.#askForRestart();
+  }
+
+  #isOfferer(): boolean {
+    return (
+      this.#selfId !== null && this.#remoteId !== null && isOfferer(this.#selfId, this.#remoteId)
+    );
+  }
+
+  /** Answerer: ask the offerer for a new attempt (rate-limited; signaling may be down). */
+  #askForRestart(): void {
+    const now = performance.now();
+    if (this.#remoteId === null || now - this.#lastRestartAskAt < MIN_REBUILD_INTERVAL_MS * 2) {
+      return;
+    }
+    if (this.#client?.send({ type: 'signal', to: this.#remoteId, data: { type: 'restart' } })) {
+      this.#lastRestartAskAt = now;
+    }
+  }
+
+  /** Replaces the current attempt with a new peer connection; `offerer` makes the offer. */
+  #startAttempt(offerer: boolean): void {
+    const remoteId = this.#remoteId;
+    if (remoteId === null) return;
+    if (offerer) {
+      if (performance.now() - this.#lastRebuildAt < MIN_REBUILD_INTERVAL_MS) return;
+      this.#lastRebuildAt = performance.now();
+    }
+    const recovering = this.#attempt !== null || this.#everOpen;
+    this.#dropLink();
+    if (recovering) this.#mark('Reconnecting peer connection', true);
     this.#localCandidates = [];
     this.#remoteCandidates = [];
     this.#candidateErrors = [];
     this.#report = null;
     this.#pairHistory = [];
-    this.#remoteInfo = null;
-    this.#initiator = initiator;
     const link: PeerLink = new PeerLink(
-      { initiator, iceServers: this.#iceServers },
+      { initiator: offerer, iceServers: this.#iceServers },
       {
         signal: (data) => {
           if (link !== this.#peer) return;
@@ -223,15 +306,23 @@ export class RoomSession {
           this.#record(data, 'sent', link);
         },
         open: () => {
-          if (link !== this.#peer) return;
-          this.#mark('Data channel open');
+          if (link !== this.#peer || !this.#attempt) return;
+          this.#attempt.open = true;
+          this.#mark(
+            this.#everOpen ? 'Data channel reopened' : 'Data channel open',
+            this.#everOpen,
+          );
+          this.#everOpen = true;
           this.#peerState = 'open';
           void this.#pollStats();
         },
         message: (text) => this.#onChatText(text),
         states: (states) => {
-          if (link !== this.#peer) return;
+          if (link !== this.#peer || !this.#attempt) return;
           this.#states = states;
+          const disconnected = states.iceConnectionState === 'disconnected';
+          if (!disconnected) this.#attempt.disconnectedSince = null;
+          else this.#attempt.disconnectedSince ??= performance.now();
           if (states.iceConnectionState === 'checking') this.#mark('ICE checking');
           if (states.iceConnectionState === 'connected') this.#mark('ICE connected');
           if (states.connectionState === 'connected') this.#mark('DTLS connected');
@@ -239,21 +330,66 @@ export class RoomSession {
         candidateError: (error) => {
           if (link === this.#peer) this.#candidateErrors = [...this.#candidateErrors, error];
         },
-        closed: (error) => {
-          if (link !== this.#peer) return;
-          void this.#pollStats().finally(() => this.#stopStats());
-          this.#peerState = this.#peerState === 'open' ? 'lost' : error ? 'failed' : 'lost';
+        closed: () => {
+          if (link !== this.#peer || !this.#attempt) return;
+          this.#attempt.ended = true;
+          this.#attempt.open = false;
+          this.#peerState = this.#everOpen ? 'lost' : 'connecting';
+          this.#tick();
         },
       },
     );
     this.#peer = link;
-    this.#statsTimer = setInterval(() => void this.#pollStats(), STATS_INTERVAL_MS);
+    this.#attempt = {
+      link,
+      offerer,
+      startedAt: performance.now(),
+      open: false,
+      ended: false,
+      disconnectedSince: null,
+    };
+  }
+
+  /** Once a second: read stats, and rebuild a broken connection (link-policy.ts). */
+  #tick(): void {
+    void this.#pollStats();
+    const attempt = this.#attempt;
+    if (this.#remoteId === null) return;
+    const now = performance.now();
+    const health = attempt
+      ? linkHealth({
+          open: attempt.open,
+          ended: attempt.ended,
+          iceConnectionState: this.#states?.iceConnectionState ?? null,
+          ageMs: now - attempt.startedAt,
+          disconnectedForMs:
+            attempt.disconnectedSince === null ? null : now - attempt.disconnectedSince,
+        })
+      : 'broken';
+    if (health === 'healthy') return;
+    if (attempt?.open) this.#peerState = 'lost';
+    if (this.#isOfferer()) this.#startAttempt(true);
+    else this.#askForRestart();
   }
 
   #onRemoteSignal(data: SignalData): void {
-    if (data.type === 'peer-info') {
-      this.#remoteInfo = data.info;
-      return;
+    switch (data.type) {
+      case 'peer-info':
+        this.#remoteInfo = data.info;
+        return;
+      case 'restart': {
+        // An attempt younger than this already has its offer on the way: let it finish.
+        const attempt = this.#attempt;
+        const fresh = attempt && !attempt.open && performance.now() - attempt.startedAt < 5000;
+        if (this.#isOfferer() && !fresh) this.#startAttempt(true);
+        return;
+      }
+      case 'offer':
+        // Every offer starts a new attempt: the offerer only sends one when it rebuilt.
+        this.#startAttempt(false);
+        break;
+      default:
+        break;
     }
     if (!this.#peer) return;
     this.#record(data, 'received', this.#peer);
@@ -262,7 +398,7 @@ export class RoomSession {
 
   /** Notes SDP steps in the timeline and trickled candidates in the tables. */
   #record(data: SignalData, direction: 'sent' | 'received', link: PeerLink): void {
-    if (data.type === 'peer-info') return;
+    if (data.type === 'peer-info' || data.type === 'restart') return;
     if (data.type !== 'candidate') {
       this.#mark(`${data.type === 'offer' ? 'Offer' : 'Answer'} ${direction}`);
       return;
@@ -327,18 +463,12 @@ export class RoomSession {
     }, wait);
   }
 
-  #stopStats(): void {
-    clearInterval(this.#statsTimer);
-    this.#statsTimer = undefined;
-  }
-
-  #dropPeer(): void {
-    this.#stopStats();
+  #dropLink(): void {
     clearTimeout(this.#shareTimer);
     this.#shareTimer = undefined;
     const link = this.#peer;
     this.#peer = null;
-    this.#remoteId = null;
+    this.#attempt = null;
     link?.destroy();
   }
 }

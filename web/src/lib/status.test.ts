@@ -26,6 +26,12 @@ describe('describeStatus', () => {
 
   it('keeps saying connected when only the server went away', () => {
     expect(describeStatus({ server: 'closed', peer: 'open', verdict: 'Direct' }).tone).toBe('good');
+    expect(describeStatus({ server: 'reconnecting', peer: 'open', verdict: 'Direct' }).tone).toBe(
+      'good',
+    );
+    expect(describeStatus({ server: 'reconnecting', peer: 'absent', verdict: null }).text).toBe(
+      'Lost the chat server. Reconnecting…',
+    );
   });
 
   it('explains the bad endings', () => {

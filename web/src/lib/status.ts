@@ -4,7 +4,7 @@
  */
 
 /** Where the page stands with the signaling server. */
-export type ServerState = 'connecting' | 'open' | 'closed' | 'room-full';
+export type ServerState = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'room-full';
 
 /** Where the page stands with the other person. */
 export type PeerState =
@@ -48,13 +48,16 @@ export function describeStatus({ server, peer, verdict }: StatusInput): Status {
         tone: 'bad',
       };
     case 'lost':
-      return { text: 'Connection lost. Waiting for the other person to reconnect…', tone: 'bad' };
+      return { text: 'Connection lost. Reconnecting to the other person…', tone: 'bad' };
     case 'left':
       return { text: 'The other person left. Waiting for them to come back…', tone: 'waiting' };
     case 'absent':
       break;
   }
   if (server === 'connecting') return { text: 'Connecting to the chat server…', tone: 'busy' };
+  if (server === 'reconnecting') {
+    return { text: 'Lost the chat server. Reconnecting…', tone: 'busy' };
+  }
   if (server === 'closed') {
     return { text: 'Cannot reach the chat server. Reload the page to try again.', tone: 'bad' };
   }

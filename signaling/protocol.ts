@@ -57,35 +57,14 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Largest number of NAT classifications in one report (one per IP family today). */
-export const MAX_NAT_FAMILIES = 4;
-
-/** Longest human-readable reason in a NAT report, characters. */
-export const MAX_REASON_CHARS = 1000;
-
 /**
- * One peer's classification of its own NAT, per IP family, shared with the other peer so each
- * panel can show both and forecast the outcome (issue #3). `behaviour` is a short kebab-case token
- * from the page's classifier (`web/src/lib/nat-classifier.ts`); the server only checks the shape.
- */
-export interface NatReport {
-  families: {
-    family: 'IPv4' | 'IPv6';
-    behaviour: string;
-    /** Mapped (server-reflexive) addresses seen, `ip:port`. */
-    mapped: string[];
-    reason: string;
-  }[];
-  /** The sender has a TURN server configured. */
-  turnConfigured: boolean;
-}
-
-/**
- * What one page tells the other about its side of the connection: its NAT report, and its
- * diagnostics view (an opaque JSON object, only ever exported as JSON, never rendered as HTML).
+ * What one page tells the other about its side of the connection: the classification of its NAT
+ * (issue #3; the page validates it field by field with `parseNatReport` in
+ * web/src/lib/nat-classifier.ts before showing it), and its diagnostics view (only ever exported
+ * as JSON, never rendered). Both are JSON objects to the server, bounded by the frame size.
  */
 export interface PeerInfo {
-  nat: NatReport | null;
+  nat: Record<string, unknown> | null;
   view: Record<string, unknown> | null;
 }
 
@@ -157,32 +136,14 @@ export function isRoomId(value: unknown): value is string {
   return typeof value === 'string' && ROOM_ID_PATTERN.test(value);
 }
 
-function parseNatReport(value: unknown): NatReport | null {
-  if (!isObject(value) || typeof value.turnConfigured !== 'boolean') return null;
-  const { families } = value;
-  if (!Array.isArray(families) || families.length > MAX_NAT_FAMILIES) return null;
-  const parsed: NatReport['families'] = [];
-  for (const entry of families) {
-    if (!isObject(entry)) return null;
-    const { family, behaviour, mapped, reason } = entry;
-    if (family !== 'IPv4' && family !== 'IPv6') return null;
-    if (typeof behaviour !== 'string' || !/^[a-z0-9-]{1,40}$/.test(behaviour)) return null;
-    if (typeof reason !== 'string' || reason.length > MAX_REASON_CHARS) return null;
-    if (!Array.isArray(mapped) || mapped.length > 16) return null;
-    if (!mapped.every((m) => typeof m === 'string' && m.length <= 64)) return null;
-    parsed.push({ family, behaviour, mapped: [...(mapped as string[])], reason });
-  }
-  return { families: parsed, turnConfigured: value.turnConfigured };
-}
-
 function parsePeerInfo(value: unknown): PeerInfo | null {
   if (!isObject(value)) return null;
-  const nat = value.nat === null ? null : parseNatReport(value.nat);
-  if (value.nat !== null && !nat) return null;
-  const { view } = value;
-  if (view !== null && !isObject(view)) return null;
-  // A fresh deep copy: JSON round-trip of what was itself parsed from JSON.
-  return { nat, view: view === null ? null : (JSON.parse(JSON.stringify(view)) as Json) };
+  const { nat, view } = value;
+  if ((nat !== null && !isObject(nat)) || (view !== null && !isObject(view))) return null;
+  // Fresh deep copies: a JSON round-trip of what was itself parsed from JSON.
+  const copy = (object: Json | null) =>
+    object === null ? null : (JSON.parse(JSON.stringify(object)) as Json);
+  return { nat: copy(nat), view: copy(view) };
 }
 
 /** Validates a relayed payload; returns a fresh copy, or `null` when it is off-shape. */

@@ -12,9 +12,21 @@ import {
 import { buildDiagnosticsExport, type DiagnosticsExport } from './diagnostics-export.ts';
 import { composeMessage, parseChatMessage, type ChatEntry } from './chat-log.ts';
 import { attachCandidateStats, type CandidateRow } from './candidate-rows.ts';
+import {
+  countPairs,
+  explainFailure,
+  FALLBACK_NOTICE,
+  shouldFallBackToRelay,
+  type Failure,
+} from './failure.ts';
+import { forecast, forecastHeld, type Forecast, type ForecastCheck } from './forecast.ts';
 import { parseIceCandidate } from './ice-candidate.ts';
 import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from './link-policy.ts';
+import { classifyNat, parseNatReport, type NatReport } from './nat-classifier.ts';
 import { newRoomId } from './room-id.ts';
+import { probeNat } from './rtc/nat-probe.ts';
+import { testTurn } from './rtc/turn-test.ts';
+import { checkTurn, turnConfig, type TurnCheckResult, type TurnConfig } from './turn-check.ts';
 import { buildIceReport, verdict, type IceReport, type Verdict } from './ice-report.ts';
 import { PeerLink, type CandidateError, type PeerStates } from './rtc/peer.ts';
 import { SignalingClient, signalingUrl } from './signaling-client.ts';
@@ -40,6 +52,8 @@ export interface PairChange {
 interface Attempt {
   link: PeerLink;
   offerer: boolean;
+  /** The relay-only retry (issue #3 fallback): `iceTransportPolicy: 'relay'`. */
+  relayOnly: boolean;
   startedAt: number;
   open: boolean;
   ended: boolean;
@@ -80,8 +94,31 @@ export class RoomSession {
   #timeline = $state.raw<TimelineEntry[]>([{ label: 'Page opened', atMs: 0 }]);
   #pairHistory = $state.raw<PairChange[]>([]);
   #remoteInfo = $state.raw<PeerInfo | null>(null);
+  #iceServers = $state.raw<RTCIceServer[]>([]);
+  #natReport = $state.raw<NatReport | null>(null);
+  #natProbing = $state(false);
+  #failure = $state.raw<Failure | null>(null);
+  #fallbackNotice = $state<string | null>(null);
+  #turnCheck = $state.raw<TurnCheckResult | null>(null);
+  #turnChecking = $state(false);
+
+  #turn = $derived<TurnConfig>(turnConfig(this.#iceServers));
+  #remoteNat = $derived<NatReport | null>(parseNatReport(this.#remoteInfo?.nat ?? null));
+  #forecast = $derived<Forecast | null>(
+    this.#natReport || this.#remoteNat
+      ? forecast({ local: this.#natReport, remote: this.#remoteNat, turn: this.#turn })
+      : null,
+  );
 
   #verdict = $derived<Verdict | null>(verdict(this.#report?.selectedPair ?? null));
+  #forecastCheck = $derived<ForecastCheck | null>(
+    this.#forecast && this.#remoteNat && this.#natReport
+      ? forecastHeld(this.#forecast, {
+          verdict: this.#peerState === 'open' ? this.#verdict : null,
+          failed: this.#peerState === 'failed',
+        })
+      : null,
+  );
   #status = $derived<Status>(
     describeStatus({
       server: this.#server,
@@ -103,7 +140,6 @@ export class RoomSession {
   #everOpen = false;
   #lastRebuildAt = -Infinity;
   #lastRestartAskAt = -Infinity;
-  #iceServers: RTCIceServer[] = [];
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #shareTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSharedAt = -Infinity;
@@ -150,6 +186,56 @@ export class RoomSession {
     return this.#pairHistory;
   }
 
+  /** This page's NAT classification (issue #3); `null` until the probe is done. */
+  get natReport(): NatReport | null {
+    return this.#natReport;
+  }
+  /** The probe is running. */
+  get natProbing(): boolean {
+    return this.#natProbing;
+  }
+  /** The other person's NAT classification, validated; `null` until it arrives. */
+  get remoteNat(): NatReport | null {
+    return this.#remoteNat;
+  }
+  /** What the two NAT reports predict; `null` until at least one report exists. */
+  get forecast(): Forecast | null {
+    return this.#forecast;
+  }
+  /** Whether the forecast held, once the connection settled. */
+  get forecastCheck(): ForecastCheck | null {
+    return this.#forecastCheck;
+  }
+  /** Why there is no connection, once that is clear (bounded time, failure.ts). */
+  get failure(): Failure | null {
+    return this.#failure;
+  }
+  /** Set when the app fell back to a relay-only connection on its own. */
+  get fallbackNotice(): string | null {
+    return this.#fallbackNotice;
+  }
+  /** The ICE servers the page was given (TURN credentials included, they are this page's own). */
+  get turn(): TurnConfig {
+    return this.#turn;
+  }
+  get turnCheck(): TurnCheckResult | null {
+    return this.#turnCheck;
+  }
+  get turnChecking(): boolean {
+    return this.#turnChecking;
+  }
+
+  /** "Test TURN": a relay-only gathering against the configured TURN servers (turn-check.ts). */
+  async testTurn(): Promise<void> {
+    if (this.#turnChecking) return;
+    this.#turnChecking = true;
+    try {
+      this.#turnCheck = checkTurn(await testTurn(this.#iceServers));
+    } finally {
+      this.#turnChecking = false;
+    }
+  }
+
   /** What the other peer last told us about its side (NAT report, diagnostics view). */
   get remoteInfo(): PeerInfo | null {
     return this.#remoteInfo;
@@ -160,6 +246,14 @@ export class RoomSession {
     return {
       role: !this.#attempt ? 'alone' : this.#attempt.offerer ? 'offerer' : 'answerer',
       peerId: this.#selfId,
+      nat: this.#natReport,
+      forecast: this.#forecast,
+      forecastCheck: this.#forecastCheck,
+      failure: this.#failure,
+      fallback: this.#fallbackNotice,
+      relayOnly: this.#attempt?.relayOnly ?? false,
+      turnConfigured: this.#turn.configured,
+      turnCheck: this.#turnCheck,
       userAgent: navigator.userAgent,
       status: this.#status.text,
       verdict: this.#verdict,
@@ -221,6 +315,7 @@ export class RoomSession {
     switch (message.type) {
       case 'hello':
         this.#iceServers = message.iceServers;
+        if (!this.#natReport && !this.#natProbing) void this.#probeNat();
         this.#client?.send({ type: 'join', room: this.roomId, resume: this.#resumeToken });
         return;
       case 'joined':
@@ -256,8 +351,10 @@ export class RoomSession {
       this.#dropLink();
       this.#remoteId = remoteId;
       this.#everOpen = false;
+      this.#fallbackNotice = null;
       this.#mark('Other person in the room');
     }
+    this.#shareView();
     if (this.#attempt?.open && !this.#attempt.ended) return;
     this.#peerState = this.#everOpen ? 'lost' : 'connecting';
     if (this.#isOfferer()) this.#startAttempt(true);
@@ -281,8 +378,11 @@ export class RoomSession {
     }
   }
 
-  /** Replaces the current attempt with a new peer connection; `offerer` makes the offer. */
-  #startAttempt(offerer: boolean): void {
+  /**
+   * Replaces the current attempt with a new peer connection; `offerer` makes the offer.
+   * `relayOnly` (the TURN fallback) sticks for later rebuilds with the same person.
+   */
+  #startAttempt(offerer: boolean, relayOnly = this.#attempt?.relayOnly ?? false): void {
     const remoteId = this.#remoteId;
     if (remoteId === null) return;
     if (offerer) {
@@ -297,8 +397,14 @@ export class RoomSession {
     this.#candidateErrors = [];
     this.#report = null;
     this.#pairHistory = [];
+    this.#failure = null;
+    if (this.#peerState === 'failed') this.#peerState = this.#everOpen ? 'lost' : 'connecting';
     const link: PeerLink = new PeerLink(
-      { initiator: offerer, iceServers: this.#iceServers },
+      {
+        initiator: offerer,
+        iceServers: this.#iceServers,
+        iceTransportPolicy: relayOnly ? 'relay' : 'all',
+      },
       {
         signal: (data) => {
           if (link !== this.#peer) return;
@@ -314,6 +420,7 @@ export class RoomSession {
           );
           this.#everOpen = true;
           this.#peerState = 'open';
+          this.#failure = null;
           void this.#pollStats();
         },
         message: (text) => this.#onChatText(text),
@@ -343,6 +450,7 @@ export class RoomSession {
     this.#attempt = {
       link,
       offerer,
+      relayOnly,
       startedAt: performance.now(),
       open: false,
       ended: false,
@@ -366,10 +474,56 @@ export class RoomSession {
             attempt.disconnectedSince === null ? null : now - attempt.disconnectedSince,
         })
       : 'broken';
+    if (attempt && !attempt.open) this.#judgeAttempt(attempt, now);
     if (health === 'healthy') return;
     if (attempt?.open) this.#peerState = 'lost';
+    // An explained failure stays on screen: rebuilding would only repeat it (and wipe its
+    // evidence). A new event (the other side rejoins or asks for a restart) starts over.
+    if (attempt && !attempt.open && !attempt.ended && this.#failure) return;
     if (this.#isOfferer()) this.#startAttempt(true);
     else this.#askForRestart();
+  }
+
+  /** For an attempt that is not open yet: explain a failure, or fall back to a relay. */
+  #judgeAttempt(attempt: Attempt, now: number): void {
+    const states = this.#states;
+    const elapsedMs = now - attempt.startedAt;
+    const base = {
+      iceConnectionState: states?.iceConnectionState ?? 'new',
+      connectionState: states?.connectionState ?? 'new',
+      elapsedMs,
+      relayOnly: attempt.relayOnly,
+      turn: this.#turn,
+    };
+    if (attempt.offerer && shouldFallBackToRelay(base)) {
+      this.#fallbackNotice = FALLBACK_NOTICE;
+      this.#mark('Fell back to relay (TURN)', true);
+      this.#lastRebuildAt = -Infinity;
+      this.#startAttempt(true, true);
+      return;
+    }
+    this.#failure = explainFailure({
+      ...base,
+      local: this.#natReport,
+      remote: this.#remoteNat,
+      relayGathered: this.#localCandidates.some((c) => c.type === 'relay'),
+      remoteCandidateCount: this.#remoteCandidates.length,
+      candidateErrors: this.#candidateErrors,
+      pairs: countPairs(this.#report?.pairs ?? []),
+    });
+    if (this.#failure) this.#peerState = 'failed';
+  }
+
+  /** Classifies this side's NAT against our two STUN ports, then tells the other side. */
+  async #probeNat(): Promise<void> {
+    this.#natProbing = true;
+    try {
+      this.#natReport = classifyNat(await probeNat(this.#iceServers));
+      this.#mark('NAT classified');
+    } finally {
+      this.#natProbing = false;
+    }
+    this.#shareView();
   }
 
   #onRemoteSignal(data: SignalData): void {
@@ -458,7 +612,7 @@ export class RoomSession {
       let view = this.diagnosticsView();
       // Stay well inside the signaling frame limit; the pair grid is the bulkiest part.
       if (JSON.stringify(view).length > MAX_FRAME_BYTES / 2) view = { ...view, pairs: [] };
-      const info: PeerInfo = { nat: null, view };
+      const info: PeerInfo = { nat: this.#natReport as Record<string, unknown> | null, view };
       this.#client?.send({ type: 'signal', to, data: { type: 'peer-info', info } });
     }, wait);
   }

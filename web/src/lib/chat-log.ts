@@ -1,6 +1,7 @@
 /**
- * Chat messages: the wire format on the data channel and the conversation as shown. Pure: the
- * clock and the random source are parameters.
+ * Chat messages: the text rules and ids, and a line of the conversation as shown. The frames on
+ * the data channel (acks, sequence numbers) are delivery.ts's. Pure: the clock and the random
+ * source are parameters.
  */
 
 /** Longest message a person can send, characters (well under SCTP's 64 KiB message size). */
@@ -9,7 +10,7 @@ export const MAX_MESSAGE_CHARS = 4000;
 /** A chat message as it travels over the data channel (one JSON text message each). */
 export interface ChatWireMessage {
   type: 'chat';
-  /** Random id (16 hex digits), for acknowledgements and de-duplication later (issue #4). */
+  /** Random id (16 hex digits); delivery.ts adds the stream and sequence number around it. */
   id: string;
   text: string;
   /** Sender's clock, ms since the Unix epoch. Shown only; never used for ordering. */
@@ -42,20 +43,4 @@ export function composeMessage(
 ): ChatWireMessage | null {
   if (text.trim() === '' || text.length > MAX_MESSAGE_CHARS) return null;
   return { type: 'chat', id, text, sentAt: now };
-}
-
-/** Parses one data-channel message from the peer; `null` (never a throw) for anything else. */
-export function parseChatMessage(raw: string): ChatWireMessage | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const { type, id, text, sentAt } = value as Record<string, unknown>;
-  if (type !== 'chat' || typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id)) return null;
-  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_MESSAGE_CHARS) return null;
-  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) return null;
-  return { type, id, text, sentAt };
 }

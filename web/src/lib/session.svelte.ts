@@ -10,7 +10,15 @@ import {
   type SignalData,
 } from '../../../signaling/protocol.ts';
 import { buildDiagnosticsExport, type DiagnosticsExport } from './diagnostics-export.ts';
-import { composeMessage, parseChatMessage, type ChatEntry } from './chat-log.ts';
+import {
+  Conversation,
+  PING_INTERVAL_MS,
+  type ConversationEntry,
+  type Frame,
+  type Step,
+} from './delivery.ts';
+import { openOutboxStore, SnapshotWriter, type Durability } from './outbox-store.ts';
+import { sdpFingerprint, shortAuthString } from './sas.ts';
 import { attachCandidateStats, type CandidateRow } from './candidate-rows.ts';
 import {
   countPairs,
@@ -85,7 +93,11 @@ export class RoomSession {
 
   #server = $state<ServerState>('connecting');
   #peerState = $state<PeerState>('absent');
-  #messages = $state.raw<ChatEntry[]>([]);
+  #messages = $state.raw<readonly ConversationEntry[]>([]);
+  #durability = $state<Durability | null>(null);
+  #liveRttMs = $state<number | null>(null);
+  #sas = $state<string | null>(null);
+  #verified = $state(false);
   #localCandidates = $state.raw<readonly CandidateRow[]>([]);
   #remoteCandidates = $state.raw<CandidateRow[]>([]);
   #candidateErrors = $state.raw<CandidateError[]>([]);
@@ -141,6 +153,12 @@ export class RoomSession {
   #lastRebuildAt = -Infinity;
   #lastRestartAskAt = -Infinity;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #conversation = new Conversation();
+  #writer: SnapshotWriter | null = null;
+  /** This attempt's SDP, ours and theirs, for the short authentication string. */
+  #localSdp: string | null = null;
+  #remoteSdp: string | null = null;
   #shareTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSharedAt = -Infinity;
   readonly #resumeToken: string;
@@ -153,12 +171,37 @@ export class RoomSession {
   get status(): Status {
     return this.#status;
   }
-  get messages(): readonly ChatEntry[] {
+  /** The conversation, oldest first; my lines carry `status` (queued / sent / delivered). */
+  get messages(): readonly ConversationEntry[] {
     return this.#messages;
   }
-  /** True while the data channel is open: the only time a message can go out. */
+  /**
+   * True when Send works: the data channel is open, or was open and is being re-established (the
+   * message waits in the outbox and goes out on reconnection, issue #4). Before the first
+   * connection nothing can be sent: the draft just waits in the text box (issue #2).
+   */
   get canSend(): boolean {
-    return this.#peerState === 'open';
+    return this.#peerState === 'open' || (this.#everOpen && this.#remoteId !== null);
+  }
+  /** Where unacknowledged messages are kept: `indexeddb` survives a reload, `memory` does not. */
+  get durability(): Durability | null {
+    return this.#durability;
+  }
+  /** Round trip of the data-channel keep-alive, ms; `null` until measured. */
+  get liveRttMs(): number | null {
+    return this.#liveRttMs;
+  }
+  /** Short authentication string of this connection (sas.ts), to compare out of band. */
+  get sas(): string | null {
+    return this.#sas;
+  }
+  /** The person marked this connection's string as matching. Resets with every new connection. */
+  get verified(): boolean {
+    return this.#verified;
+  }
+  /** Records that the person compared the strings and they matched. */
+  markVerified(): void {
+    if (this.#sas) this.#verified = true;
   }
   get localCandidates(): readonly CandidateRow[] {
     return this.#localCandidates;
@@ -266,6 +309,8 @@ export class RoomSession {
       remoteCandidates: this.#remoteCandidates,
       candidateErrors: this.#candidateErrors,
       timeline: this.#timeline,
+      liveRttMs: this.#liveRttMs,
+      outbox: this.#conversation.outboxSize,
     };
   }
 
@@ -279,6 +324,40 @@ export class RoomSession {
 
   /** Connects to signaling and joins the room. Returns the teardown (for a Svelte `$effect`). */
   start(): () => void {
+    let stopped = false;
+    const store = openOutboxStore();
+    void store.load(this.roomId).then((snapshot) => {
+      if (stopped) return;
+      // Load before connecting: frames must meet the restored outbox and delivery record.
+      this.#conversation = new Conversation({ snapshot: snapshot ?? undefined });
+      this.#messages = this.#conversation.entries;
+      this.#durability = store.durability;
+      this.#writer = new SnapshotWriter({
+        store,
+        roomId: this.roomId,
+        take: () => this.#conversation.snapshot(),
+        saved: (saved, durability) => {
+          this.#durability = durability;
+          this.#write(this.#conversation.saved(saved));
+        },
+      });
+      this.#connectSignaling();
+    });
+    this.#pingTimer = setInterval(() => {
+      const ping = this.#peerState === 'open' ? this.#conversation.ping(Date.now()) : null;
+      if (ping) this.#write([ping]);
+    }, PING_INTERVAL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(this.#tickTimer);
+      clearInterval(this.#pingTimer);
+      this.#dropLink();
+      this.#client?.close();
+      this.#client = null;
+    };
+  }
+
+  #connectSignaling(): void {
     this.#client = new SignalingClient(signalingUrl(location), {
       open: () => this.#mark('Signaling connected'),
       message: (message) => this.#onServerMessage(message),
@@ -289,20 +368,40 @@ export class RoomSession {
       },
     });
     this.#tickTimer = setInterval(() => this.#tick(), STATS_INTERVAL_MS);
-    return () => {
-      clearInterval(this.#tickTimer);
-      this.#dropLink();
-      this.#client?.close();
-      this.#client = null;
-    };
   }
 
-  /** Sends `text` to the other person. `false` (draft kept by the caller) if it cannot go now. */
+  /**
+   * Sends `text` to the other person, or queues it in the outbox while the connection is being
+   * re-established. `false` (the caller keeps the draft) for blank text or a full outbox.
+   */
   send(text: string): boolean {
-    const message = composeMessage(text, Date.now());
-    if (!message || !this.#peer?.send(JSON.stringify(message))) return false;
-    this.#messages = [...this.#messages, { id: message.id, from: 'me', text, at: message.sentAt }];
+    if (!this.canSend) return false;
+    const step = this.#conversation.send(text, Date.now());
+    if (!step) return false;
+    this.#apply(step);
     return true;
+  }
+
+  /** Applies one delivery step: frames out, state saved, the list refreshed. */
+  #apply(step: Step): void {
+    this.#write(step.frames);
+    if (step.persist) this.#writer?.request();
+    this.#messages = this.#conversation.entries;
+    for (const event of step.events) {
+      if (event.type === 'message') this.#mark('First message');
+      if (event.type === 'rtt') this.#liveRttMs = event.rttMs;
+    }
+  }
+
+  /** Writes frames to the open data channel; a refused write means the channel is gone. */
+  #write(frames: readonly Frame[]): void {
+    for (const frame of frames) {
+      if (!this.#peer?.send(JSON.stringify(frame))) {
+        this.#conversation.disconnect();
+        this.#messages = this.#conversation.entries;
+        return;
+      }
+    }
   }
 
   /** Adds a timeline step; once per label unless `repeat` (recoveries can happen many times). */
@@ -398,6 +497,11 @@ export class RoomSession {
     this.#report = null;
     this.#pairHistory = [];
     this.#failure = null;
+    // A new peer connection has new certificates: its string must be compared again.
+    this.#localSdp = null;
+    this.#remoteSdp = null;
+    this.#sas = null;
+    this.#verified = false;
     if (this.#peerState === 'failed') this.#peerState = this.#everOpen ? 'lost' : 'connecting';
     const link: PeerLink = new PeerLink(
       {
@@ -421,9 +525,12 @@ export class RoomSession {
           this.#everOpen = true;
           this.#peerState = 'open';
           this.#failure = null;
+          this.#apply(this.#conversation.connect());
           void this.#pollStats();
         },
-        message: (text) => this.#onChatText(text),
+        message: (text) => {
+          if (link === this.#peer) this.#apply(this.#conversation.receive(text, Date.now()));
+        },
         states: (states) => {
           if (link !== this.#peer || !this.#attempt) return;
           this.#states = states;
@@ -441,6 +548,8 @@ export class RoomSession {
           if (link !== this.#peer || !this.#attempt) return;
           this.#attempt.ended = true;
           this.#attempt.open = false;
+          this.#conversation.disconnect();
+          this.#messages = this.#conversation.entries;
           this.#peerState = this.#everOpen ? 'lost' : 'connecting';
           this.#tick();
         },
@@ -514,6 +623,24 @@ export class RoomSession {
     if (this.#failure) this.#peerState = 'failed';
   }
 
+  /**
+   * The short authentication string of this attempt, from both DTLS fingerprints in the SDP we
+   * sent and received and the room id (sas.ts). A lying signaling server that swaps fingerprints
+   * makes the two sides show different strings.
+   */
+  #updateSas(): void {
+    const local = this.#localSdp ? sdpFingerprint(this.#localSdp) : null;
+    const remote = this.#remoteSdp ? sdpFingerprint(this.#remoteSdp) : null;
+    this.#sas =
+      local && remote
+        ? shortAuthString({
+            roomId: this.roomId,
+            localFingerprint: local,
+            remoteFingerprint: remote,
+          })
+        : null;
+  }
+
   /** Classifies this side's NAT against our two STUN ports, then tells the other side. */
   async #probeNat(): Promise<void> {
     this.#natProbing = true;
@@ -555,6 +682,9 @@ export class RoomSession {
     if (data.type === 'peer-info' || data.type === 'restart') return;
     if (data.type !== 'candidate') {
       this.#mark(`${data.type === 'offer' ? 'Offer' : 'Answer'} ${direction}`);
+      if (direction === 'sent') this.#localSdp = data.sdp;
+      else this.#remoteSdp = data.sdp;
+      this.#updateSas();
       return;
     }
     const parsed = parseIceCandidate(data.candidate.candidate);
@@ -566,14 +696,6 @@ export class RoomSession {
     } else {
       this.#remoteCandidates = [...this.#remoteCandidates, row];
     }
-  }
-
-  #onChatText(text: string): void {
-    const message = parseChatMessage(text);
-    if (!message) return;
-    this.#mark('First message');
-    const entry: ChatEntry = { id: message.id, from: 'peer', text: message.text, at: Date.now() };
-    this.#messages = [...this.#messages, entry];
   }
 
   async #pollStats(): Promise<void> {
@@ -623,6 +745,10 @@ export class RoomSession {
     const link = this.#peer;
     this.#peer = null;
     this.#attempt = null;
+    if (link) {
+      this.#conversation.disconnect();
+      this.#messages = this.#conversation.entries;
+    }
     link?.destroy();
   }
 }

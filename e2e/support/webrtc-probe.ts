@@ -11,6 +11,8 @@ export interface BrowserSelectedPair {
   localType: string;
   localAddress: string;
   localPort: number;
+  /** For a local relay candidate: how the browser reaches its TURN server (udp, tcp, tls). */
+  localRelayProtocol: string | null;
   remoteType: string;
   remoteAddress: string;
   remotePort: number;
@@ -52,6 +54,7 @@ export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPa
       localType: String(local.candidateType),
       localAddress: String(local.address),
       localPort: Number(local.port),
+      localRelayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
       remoteType: String(remote.candidateType),
       remoteAddress: String(remote.address),
       remotePort: Number(remote.port),

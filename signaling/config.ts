@@ -1,15 +1,24 @@
 /**
  * Server configuration from environment variables. Bad values stop start-up with a
  * {@link ConfigError} that names the variable, instead of running with a half-understood setting.
+ * No error message ever quotes `TURN_SECRET` or `TURN_CREDENTIAL`.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { parseIceServers, type IceServer } from './protocol.ts';
+import { STUN_SECOND_PORT_OFFSET } from './stun.ts';
+import { MAX_TURN_TTL_S, MIN_TURN_TTL_S, parseTurnUrl, type TurnConfig } from './turn.ts';
 
-/** Defaults for every variable (see README "Configuration"). */
+/** Defaults for every variable (see README "Configuration"). Unset ones not listed are off. */
 export const DEFAULTS = {
   HOST: '0.0.0.0',
   PORT: 8080,
   /** UDP port of the built-in STUN responder; 3478 is STUN's registered port (RFC 8489 §18.6). */
   STUN_PORT: 3478,
+  /**
+   * Lifetime of each minted TURN credential, seconds. It must cover the wait between a page's
+   * `hello` and its first TURN Allocate, i.e. until the other person opens the link.
+   */
+  TURN_TTL_S: 60 * 60,
 } as const;
 
 /** Everything `signaling/main.ts` needs to start. */
@@ -18,13 +27,24 @@ export interface ServerConfig {
   host: string;
   /** TCP port for the page and the signaling WebSocket (0 = ephemeral). */
   port: number;
-  /** UDP port of the STUN responder; 0 turns the responder off. */
+  /**
+   * First UDP port of the STUN responder, which also answers on the next one; 0 turns it off.
+   * At most 65534.
+   */
   stunPort: number;
   /**
-   * ICE servers handed to every page, from `ICE_SERVERS`; `null` means the default, a STUN URL on
-   * the host the page was loaded from ({@link defaultIceServers}).
+   * `STUN_ALT_ADDRESS`: a second IP literal of this host on which the responder also answers,
+   * on both ports; `null` when unset.
+   */
+  stunAltAddress: string | null;
+  /**
+   * ICE servers handed to every page, from `ICE_SERVERS`; `null` means the default, our STUN
+   * responder on the host the page was loaded from ({@link defaultIceServers}). Either way the
+   * TURN entry, when {@link turn} is set, is appended per socket.
    */
   iceServers: IceServer[] | null;
+  /** `TURN_URLS` with its credentials; `null` when unset. */
+  turn: TurnConfig | null;
 }
 
 /** A configuration variable has a value we will not guess the meaning of. */
@@ -39,15 +59,41 @@ export class ConfigError extends Error {
   }
 }
 
-function readPort(env: Env, name: 'PORT' | 'STUN_PORT'): number {
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The variable's value, or `undefined` when unset or empty (which both mean "default"). */
+function read(env: Env, name: string): string | undefined {
   const raw = env[name];
-  if (raw === undefined || raw === '') return DEFAULTS[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function readPort(env: Env, name: 'PORT' | 'STUN_PORT', max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return DEFAULTS[name];
   const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) {
-    throw new ConfigError(name, `expected a port number 0–65535, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || port > max) {
+    throw new ConfigError(name, `expected a port number 0–${max}, got ${JSON.stringify(raw)}`);
   }
   return port;
 }
+
+function readStunAltAddress(env: Env, host: string, stunPort: number): string | null {
+  const raw = read(env, 'STUN_ALT_ADDRESS')?.trim();
+  if (raw === undefined || raw === '') return null;
+  const name = 'STUN_ALT_ADDRESS';
+  if (!isIPv4(raw) && !isIPv6(raw)) {
+    throw new ConfigError(name, `expected an IP address of this host, got ${JSON.stringify(raw)}`);
+  }
+  if (raw === '0.0.0.0' || raw === '::') {
+    throw new ConfigError(name, 'must be one address of this host, not a wildcard');
+  }
+  if (raw === host) throw new ConfigError(name, 'must differ from HOST');
+  if (stunPort === 0) throw new ConfigError(name, 'is set, but STUN_PORT=0 turns STUN off');
+  return raw;
+}
+
+/** Schemes an `RTCIceServer` URL may have (RFC 7064 §3.1, RFC 7065 §3.1). */
+const ICE_URL_PATTERN = /^(stuns?|turns?):/;
 
 function readIceServers(env: Env): IceServer[] | null {
   const raw = env.ICE_SERVERS;
@@ -65,42 +111,175 @@ function readIceServers(env: Env): IceServer[] | null {
       'expected a JSON array of RTCIceServer, e.g. [{"urls":"stun:stun.example.org:3478"}]',
     );
   }
+  // What the browser would refuse: `new RTCPeerConnection` throws on an unknown scheme
+  // (SyntaxError) or on a TURN URL without username and credential (InvalidAccessError), and
+  // the page could then make no connection at all. Better to say so here, at start-up.
+  for (const server of servers) {
+    const urls = Array.isArray(server.urls) ? server.urls : [server.urls];
+    const bad = urls.find((url) => !ICE_URL_PATTERN.test(url));
+    if (bad !== undefined) {
+      throw new ConfigError(
+        'ICE_SERVERS',
+        `${JSON.stringify(bad)} is not a stun:, stuns:, turn: or turns: URL`,
+      );
+    }
+    const turn = urls.find((url) => url.startsWith('turn'));
+    if (turn !== undefined && (server.username === undefined || server.credential === undefined)) {
+      throw new ConfigError('ICE_SERVERS', `${JSON.stringify(turn)} needs username and credential`);
+    }
+  }
   return servers;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+function readTurnUrls(env: Env): string[] | null {
+  const raw = read(env, 'TURN_URLS');
+  if (raw === undefined) return null;
+  const urls = raw
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  if (urls.length === 0) throw new ConfigError('TURN_URLS', 'lists no URL');
+  for (const url of urls) {
+    if (!parseTurnUrl(url)) {
+      throw new ConfigError(
+        'TURN_URLS',
+        `${JSON.stringify(url)} is not a TURN URL; expected turn:host[:port][?transport=udp|tcp] ` +
+          'or turns:host[:port][?transport=tcp] (RFC 7065), comma-separated',
+      );
+    }
+  }
+  return urls;
+}
 
-/**
- * Reads `HOST`, `PORT`, `STUN_PORT` and `ICE_SERVERS`. Unset or empty variables take
- * {@link DEFAULTS}. Throws {@link ConfigError} on a malformed value.
- */
-export function loadConfig(env: Env): ServerConfig {
-  return {
-    host: env.HOST?.trim() || DEFAULTS.HOST,
-    port: readPort(env, 'PORT'),
-    stunPort: readPort(env, 'STUN_PORT'),
-    iceServers: readIceServers(env),
-  };
+function readTurnTtlS(env: Env): number {
+  const raw = read(env, 'TURN_TTL_S');
+  if (raw === undefined) return DEFAULTS.TURN_TTL_S;
+  const ttlS = Number(raw);
+  if (!/^\d+$/.test(raw) || ttlS < MIN_TURN_TTL_S || ttlS > MAX_TURN_TTL_S) {
+    throw new ConfigError(
+      'TURN_TTL_S',
+      `expected whole seconds, ${MIN_TURN_TTL_S}–${MAX_TURN_TTL_S}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return ttlS;
 }
 
 /**
- * The default ICE servers for a page: our own STUN responder, addressed by the host name the page
- * was loaded from (its HTTP `Host`), so whatever address reached the page also reaches STUN.
+ * `TURN_URLS` with exactly one kind of credentials: `TURN_SECRET` (+ optional `TURN_TTL_S`), or
+ * `TURN_USERNAME` + `TURN_CREDENTIAL`. A browser refuses a TURN server without credentials, and
+ * credentials without a server mean a half-done setup: both are errors.
+ */
+function readTurn(env: Env): TurnConfig | null {
+  const urls = readTurnUrls(env);
+  const secret = read(env, 'TURN_SECRET');
+  const username = read(env, 'TURN_USERNAME');
+  const credential = read(env, 'TURN_CREDENTIAL');
+  const ttlSet = read(env, 'TURN_TTL_S') !== undefined;
+
+  if (urls === null) {
+    const orphan = [
+      ['TURN_SECRET', secret],
+      ['TURN_USERNAME', username],
+      ['TURN_CREDENTIAL', credential],
+      ['TURN_TTL_S', ttlSet ? 'set' : undefined],
+    ].find(([, value]) => value !== undefined)?.[0];
+    if (orphan !== undefined) throw new ConfigError(orphan, 'is set, but TURN_URLS is not');
+    return null;
+  }
+  if (secret !== undefined) {
+    if (username !== undefined || credential !== undefined) {
+      throw new ConfigError(
+        'TURN_SECRET',
+        'set either TURN_SECRET (minted credentials) or TURN_USERNAME/TURN_CREDENTIAL, not both',
+      );
+    }
+    // Not echoed. A stray newline from a copy-paste would make every minted credential differ
+    // from what coturn computes, and all it would say is 401.
+    if (secret.trim() !== secret) {
+      throw new ConfigError('TURN_SECRET', 'has leading or trailing whitespace');
+    }
+    return { urls, auth: { kind: 'secret', secret, ttlS: readTurnTtlS(env) } };
+  }
+  if (ttlSet) throw new ConfigError('TURN_TTL_S', 'only applies with TURN_SECRET');
+  if (username === undefined && credential === undefined) {
+    throw new ConfigError(
+      'TURN_URLS',
+      'needs credentials: TURN_SECRET, or TURN_USERNAME and TURN_CREDENTIAL',
+    );
+  }
+  if (username === undefined) {
+    throw new ConfigError('TURN_USERNAME', 'missing (TURN_CREDENTIAL is set)');
+  }
+  if (credential === undefined) {
+    throw new ConfigError('TURN_CREDENTIAL', 'missing (TURN_USERNAME is set)');
+  }
+  return { urls, auth: { kind: 'static', username, credential } };
+}
+
+/**
+ * Reads `HOST`, `PORT`, `STUN_PORT`, `STUN_ALT_ADDRESS`, `ICE_SERVERS`, `TURN_URLS`,
+ * `TURN_SECRET`, `TURN_TTL_S`, `TURN_USERNAME` and `TURN_CREDENTIAL`. Unset or empty variables
+ * take {@link DEFAULTS} (or are off). `ICE_SERVERS` replaces our STUN entries entirely; TURN from
+ * `TURN_URLS` is appended to whichever list applies, so a deployment can use someone else's STUN
+ * and its own TURN with minted credentials.
+ *
+ * @throws {ConfigError} on a malformed value or a contradictory combination, naming the variable.
+ */
+export function loadConfig(env: Env): ServerConfig {
+  const host = env.HOST?.trim() || DEFAULTS.HOST;
+  // STUN_PORT + 1 is ours too, so the last port cannot be the first of the pair.
+  const stunPort = readPort(env, 'STUN_PORT', 65535 - STUN_SECOND_PORT_OFFSET);
+  return {
+    host,
+    port: readPort(env, 'PORT', 65535),
+    stunPort,
+    stunAltAddress: readStunAltAddress(env, host, stunPort),
+    iceServers: readIceServers(env),
+    turn: readTurn(env),
+  };
+}
+
+/** `host` as the host part of a URI: IPv6 literals bracketed (RFC 3986 §3.2.2). */
+function uriHost(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
+/**
+ * The default ICE servers for a page: our own STUN responder, one entry per endpoint, so the page
+ * can gather against each and compare the mappings (RFC 5780 §4.3):
+ * `stun:<page host>:<stunPort>`, `stun:<page host>:<stunPort + 1>`, then the same two ports on
+ * `stunAltAddress` when set. The page host is the name the page was loaded from (its HTTP `Host`),
+ * so whatever address reached the page also reaches STUN.
  *
  * @param pageHost the `Host` header, e.g. `chat.example.org:8080`, `203.0.113.10`, `[::1]:8080`.
- * @param stunPort UDP port of the responder; 0 (off) gives no servers (host candidates only).
- * @returns `[]` when there is no responder or `pageHost` is not a valid host.
+ * @param stunPort first UDP port of the responder; 0 (off) gives no servers (host candidates only).
+ * @param stunAltAddress second IP of the responder (`STUN_ALT_ADDRESS`), or `null`.
+ * @returns `[]` when there is no responder; no page-host entries when `pageHost` is not a valid
+ *   host (the alternate address ones still come).
  */
-export function defaultIceServers(pageHost: string | undefined, stunPort: number): IceServer[] {
-  if (stunPort === 0 || !pageHost) return [];
+export function defaultIceServers(
+  pageHost: string | undefined,
+  stunPort: number,
+  stunAltAddress: string | null = null,
+): IceServer[] {
+  if (stunPort === 0) return [];
+  const ports = [stunPort, stunPort + STUN_SECOND_PORT_OFFSET];
+  const hosts = [pageHostname(pageHost), stunAltAddress && uriHost(stunAltAddress)];
+  return hosts.flatMap((host) =>
+    host ? ports.map((port) => ({ urls: `stun:${host}:${port}` })) : [],
+  );
+}
+
+/** The host part of a `Host` header, IPv6 still bracketed (RFC 7064 §3.1); `null` if invalid. */
+function pageHostname(pageHost: string | undefined): string | null {
+  if (!pageHost) return null;
   let url: URL;
   try {
     url = new URL(`http://${pageHost}`);
   } catch {
-    return [];
+    return null;
   }
   // Anything beyond host[:port] (a path, a query, userinfo) means this is not a plain Host value.
-  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) return [];
-  const { hostname } = url; // IPv6 stays bracketed, as RFC 7064 §3.1 wants
-  return [{ urls: `stun:${hostname}:${stunPort}` }];
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password) return null;
+  return url.hostname;
 }

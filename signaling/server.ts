@@ -3,7 +3,7 @@
  * ({@link SIGNALING_PATH}) that relays SDP offers/answers and trickled ICE candidates between the
  * two peers of a room. The server stamps `from` itself and relays only inside a room.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,7 @@ import {
   type ServerMessage,
 } from './protocol.ts';
 import { Rooms } from './rooms.ts';
+import { turnIceServer, type TurnConfig } from './turn.ts';
 
 /** Defaults of {@link SignalingServerOptions}. */
 export const SERVER_DEFAULTS = {
@@ -34,10 +35,19 @@ export const SERVER_DEFAULTS = {
 
 /** Options of {@link createSignalingServer}. */
 export interface SignalingServerOptions {
-  /** UDP port of our STUN responder, for the default ICE servers; 0 = none. */
+  /** First UDP port of our STUN responder (it answers on the next too), for defaults; 0 = none. */
   stunPort: number;
-  /** ICE servers for every page; `null` = STUN on the page's own host ({@link defaultIceServers}). */
+  /** [stunAltAddress=null] Second IP of our STUN responder, for the default ICE servers. */
+  stunAltAddress?: string | null;
+  /** ICE servers for every page; `null` = our STUN responder ({@link defaultIceServers}). */
   iceServers: IceServer[] | null;
+  /**
+   * [turn=null] A TURN server, appended to the ICE servers of every `hello` with credentials of
+   * that socket's own (minted from the secret, or the static ones). The secret never leaves.
+   */
+  turn?: TurnConfig | null;
+  /** [now=Date.now] Clock for TURN credential expiry, ms since the epoch. */
+  now?: () => number;
   /** [staticDir=dist/web] Directory of the built page. */
   staticDir?: string;
   /** [heartbeatIntervalMs=30000] Ping interval, ms. */
@@ -59,13 +69,33 @@ export interface SignalingServer {
 }
 
 interface Peer {
-  readonly id: string;
+  /** Random until the socket joins with a resume token, then derived from it. */
+  id: string;
   readonly socket: WebSocket;
   alive: boolean;
+  /** A newer socket took over this peer id; this one's close must not touch the room. */
+  replaced: boolean;
 }
 
-/** Builds the server; nothing listens until {@link SignalingServer.listen}. */
+/**
+ * The peer id for a resume token: a hash, so the same person gets the same id after a reconnect,
+ * a page reload or a server restart (nothing to remember server-side), and an id seen by others
+ * does not reveal the token that claims it.
+ */
+export function peerIdForResumeToken(token: string): string {
+  const digest = createHash('sha256').update(`holepunch-chat resume v1:${token}`).digest('hex');
+  return `p${digest.slice(0, 16)}`;
+}
+
+/**
+ * Builds the server; nothing listens until {@link SignalingServer.listen}.
+ * @throws {RangeError} if `turn` cannot mint credentials (see `turnIceServer`); checked here so
+ *   that greeting a socket never throws.
+ */
 export function createSignalingServer(options: SignalingServerOptions): SignalingServer {
+  const now = options.now ?? Date.now;
+  const turn = options.turn ?? null;
+  if (turn) turnIceServer(turn, 'startup-check', now());
   const staticDir = options.staticDir ?? SERVER_DEFAULTS.staticDir;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? SERVER_DEFAULTS.heartbeatIntervalMs;
   const log = options.log ?? ((line: string) => console.log(line));
@@ -124,9 +154,15 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   function dispatch(peer: Peer, message: ClientMessage): void {
     switch (message.type) {
       case 'join': {
+        if (rooms.roomOf(peer.id) !== undefined) {
+          reject(peer, CloseCode.OUT_OF_ORDER, 'already in a room');
+          return;
+        }
+        if (message.resume !== undefined)
+          claimResumedId(peer, peerIdForResumeToken(message.resume));
         const joined = rooms.join(message.room, peer.id);
         if (joined.ok) {
-          send(peer, { type: 'joined', room: message.room, peers: joined.others });
+          send(peer, { type: 'joined', room: message.room, id: peer.id, peers: joined.others });
           for (const id of joined.others) {
             const other = peers.get(id);
             if (other) send(other, { type: 'peer-joined', id: peer.id });
@@ -157,11 +193,33 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       case 'leave':
         leaveRoom(peer);
         return;
+      case 'ping':
+        send(peer, { type: 'pong' });
+        return;
     }
   }
 
+  /**
+   * Gives `peer` the id its resume token derives. A socket still holding that id is the same
+   * person's previous connection (not yet found dead by the heartbeat): it leaves its room
+   * silently, since the person is coming straight back, and is closed with REPLACED.
+   */
+  function claimResumedId(peer: Peer, id: string): void {
+    if (id === peer.id) return;
+    const previous = peers.get(id);
+    if (previous) {
+      previous.replaced = true;
+      rooms.leave(id);
+      reject(previous, CloseCode.REPLACED, 'replaced by a newer connection');
+    }
+    peers.delete(peer.id);
+    peer.id = id;
+    peers.set(id, peer);
+  }
+
   function accept(socket: WebSocket, req: IncomingMessage): void {
-    const peer: Peer = { id: `p${randomBytes(8).toString('hex')}`, socket, alive: true };
+    const id = `p${randomBytes(8).toString('hex')}`;
+    const peer: Peer = { id, socket, alive: true, replaced: false };
     // First, so that no socket error can ever go unhandled and crash the process.
     socket.on('error', (error) => log(`peer ${peer.id} socket error: ${error.message}`));
     peers.set(peer.id, peer);
@@ -181,10 +239,17 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       dispatch(peer, message);
     });
     socket.on('close', () => {
+      if (peer.replaced) return;
       peers.delete(peer.id);
       leaveRoom(peer);
     });
-    const iceServers = options.iceServers ?? defaultIceServers(req.headers.host, options.stunPort);
+    // A fresh array: the TURN entry below must not pile up in the shared `options.iceServers`.
+    const iceServers = [
+      ...(options.iceServers ??
+        defaultIceServers(req.headers.host, options.stunPort, options.stunAltAddress ?? null)),
+    ];
+    // TURN last, per socket: each page gets credentials of its own, tagged with its peer id.
+    if (turn) iceServers.push(turnIceServer(turn, peer.id, now()));
     send(peer, { type: 'hello', id: peer.id, iceServers });
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket, type SocketOptions, type SocketType } from 'node:dgram';
+import { platform } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -14,6 +15,7 @@ import {
   reflexiveAddressOf,
   respondToStunPacket,
   startStunResponder,
+  startStunService,
   type StunAttribute,
   type StunMessage,
   type StunResponder,
@@ -300,7 +302,7 @@ describe('respondToStunPacket', () => {
     const request = bindingRequest(
       [
         { type: 0x7fff, value: empty },
-        { type: 0x0003, value: new Uint8Array(4) }, // CHANGE-REQUEST: no alternate address here
+        { type: 0x0003, value: new Uint8Array(4) }, // CHANGE-REQUEST: RFC 5780 not implemented
         { type: 0x7fff, value: Uint8Array.of(1) },
         { type: 0xc001, value: empty }, // comprehension-optional: never listed
       ],
@@ -635,5 +637,102 @@ describe('startStunResponder', () => {
     await Promise.all([responder.close(), responder.close()]);
     await responder.close();
     expect((await start('127.0.0.1', server.port)).addresses[0]?.port).toBe(server.port);
+  });
+});
+
+/** A Binding request from a fresh 127.0.0.1 socket: what came back, and from where. */
+async function askFrom127(to: TransportAddress, attributes: StunAttribute[] = []) {
+  const alice = await client('udp4', '127.0.0.1');
+  const request = bindingRequest(attributes, {}, true);
+  const transactionId = request.subarray(8, 20);
+  const socket = openSockets.at(-1) as Socket;
+  const source = new Promise<TransportAddress>((resolve) =>
+    socket.once('message', (_, { address, port }) => resolve({ family: 'IPv4', address, port })),
+  );
+  alice.send(request, to);
+  const reply = parseReply(await alice.replyTo(transactionId), transactionId);
+  return { reply, mapped: mappedAddressOf(reply), from: await source, self: alice.self };
+}
+
+describe('startStunService', () => {
+  async function service(host: string, port = 0, altAddress: string | null = null) {
+    const responder = await startStunService({ host, port, altAddress });
+    openResponders.push(responder);
+    return responder;
+  }
+
+  it('answers on P and P + 1 from the port asked, and 420s CHANGE-REQUEST on both', async () => {
+    const { addresses } = await service('127.0.0.1');
+    const [first, second] = addresses as [TransportAddress, TransportAddress];
+    expect(addresses).toEqual([first, { ...first, port: first.port + 1 }]);
+    for (const endpoint of [first, second]) {
+      const { reply, mapped, from, self } = await askFrom127(endpoint);
+      expect(reply.messageClass).toBe('success');
+      expect(mapped).toEqual(self);
+      expect(from).toEqual(endpoint);
+      // RFC 5780 §7.2 "change IP and port": we never answer from elsewhere, we say 420.
+      const change = { type: 0x0003, value: Uint8Array.of(0, 0, 0, 0b110) };
+      expect((await askFrom127(endpoint, [change])).reply.messageClass).toBe('error');
+    }
+  });
+
+  // node:os, not `process.platform`: vite.config.ts polyfills `process` for the page build.
+  it.runIf(platform() === 'linux')(
+    'on 0.0.0.0 with an alternate address, answers the alternate from the alternate',
+    async () => {
+      // Linux routes all of 127/8 to lo, so 127.0.0.2 is a second address of this host. A
+      // wildcard socket would answer a request to it from 127.0.0.1, which STUN clients drop.
+      const { addresses } = await service('0.0.0.0', 0, '127.0.0.2');
+      const port = addresses[0]?.port ?? 0;
+      expect(addresses.filter((a) => a.family === 'IPv4')).toEqual([
+        { family: 'IPv4', address: '0.0.0.0', port },
+        { family: 'IPv4', address: '0.0.0.0', port: port + 1 },
+        { family: 'IPv4', address: '127.0.0.2', port },
+        { family: 'IPv4', address: '127.0.0.2', port: port + 1 },
+      ]);
+      for (const address of ['127.0.0.1', '127.0.0.2']) {
+        for (const endpoint of [port, port + 1].map((p) => ({
+          family: 'IPv4',
+          address,
+          port: p,
+        }))) {
+          const { mapped, from, self } = await askFrom127(endpoint as TransportAddress);
+          expect(mapped).toEqual(self);
+          expect(from).toEqual(endpoint);
+        }
+      }
+    },
+  );
+
+  it('rejects with EADDRINUSE when P + 1 is taken, releasing P', async () => {
+    const [free] = (await service('127.0.0.1')).addresses as [TransportAddress];
+    await openResponders.pop()?.close();
+    const squatter = createSocket('udp4');
+    openSockets.push(squatter);
+    await new Promise<void>((resolve) => squatter.bind(free.port + 1, '127.0.0.1', resolve));
+    await expect(startStunService({ host: '127.0.0.1', port: free.port })).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
+    expect((await start('127.0.0.1', free.port)).addresses[0]?.port).toBe(free.port);
+  });
+
+  it('rejects an alternate address this host does not have, releasing the others', async () => {
+    const [free] = (await service('127.0.0.1')).addresses as [TransportAddress];
+    await openResponders.pop()?.close();
+    await expect(
+      startStunService({ host: '127.0.0.1', port: free.port, altAddress: '192.0.2.1' }),
+    ).rejects.toMatchObject({ code: 'EADDRNOTAVAIL', address: '192.0.2.1' });
+    expect((await service('127.0.0.1', free.port)).addresses[0]?.port).toBe(free.port);
+  });
+
+  it('rejects a port with no next one, and an alternate that is not one other IP', async () => {
+    const attempt = (port: number, altAddress: string | null = null, host = '127.0.0.1') =>
+      startStunService({ host, port, altAddress });
+    await expect(attempt(65_535)).rejects.toThrow(RangeError);
+    await expect(attempt(-1)).rejects.toThrow(RangeError);
+    await expect(attempt(0, '127.0.0.1')).rejects.toThrow(TypeError);
+    await expect(attempt(0, '0.0.0.0')).rejects.toThrow(TypeError);
+    await expect(attempt(0, 'localhost')).rejects.toThrow(TypeError);
+    await expect(attempt(0, null, 'localhost')).rejects.toThrow(TypeError);
   });
 });

@@ -3,9 +3,19 @@
  * browser pointed at `stun:<this host>:<port>` learns its public address without a third party.
  *
  * Two halves: a pure codec (parse, encode, `respondToStunPacket`) that a unit test can run on
- * bytes, and `startStunResponder`, the only part that touches sockets. No authentication, no
- * MESSAGE-INTEGRITY, no TURN: Binding needs none of them to discover a reflexive address, and
- * authentication is each usage's choice (RFC 8489 §9).
+ * bytes, and `startStunResponder` / `startStunService`, the only parts that touch sockets. No
+ * authentication, no MESSAGE-INTEGRITY, no TURN: Binding needs none of them to discover a
+ * reflexive address, and authentication is each usage's choice (RFC 8489 §9).
+ *
+ * Layout (`startStunService`): the same plain Binding responder on two ports, P and P + 1, and on
+ * both of them again at a second address of this host when one is configured. A page gathers
+ * against all of them in one RTCPeerConnection and compares the mapped addresses it gets back:
+ * the mapping behaviour test of RFC 5780 §4.3, which tells endpoint-independent from address- or
+ * port-dependent mapping (RFC 4787 §4.1). We do NOT implement RFC 5780 itself: answers carry no
+ * OTHER-ADDRESS or RESPONSE-ORIGIN, and CHANGE-REQUEST gets 420 Unknown Attribute (see
+ * `UNDERSTOOD_REQUIRED_ATTRIBUTES`). Browsers cannot send CHANGE-REQUEST anyway, so the filtering
+ * test of RFC 5780 §4.4, the one that needs it, is out of a page's reach whatever we did; and
+ * without OTHER-ADDRESS an RFC 5780 client knows not to try.
  */
 import { createSocket, type Socket, type SocketType } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -72,8 +82,12 @@ const UNKNOWN_ATTRIBUTE_ERROR = { errorClass: 4, errorNumber: 20, reason: 'Unkno
  * PASSWORD-ALGORITHM are understood and deliberately unused, because this server has no
  * credentials and answers without authentication. PRIORITY and USE-CANDIDATE are ICE's: they
  * only matter to a peer, and refusing them would refuse the RFC 5769 §2.1 sample request.
- * Not listed on purpose: CHANGE-REQUEST (RFC 5780 §7.2), which a server without an alternate
- * address must answer with 420, which is what falling through gives.
+ * Not listed on purpose: CHANGE-REQUEST (RFC 5780 §7.2). We answer on a second port, and on a
+ * second address when configured, only so that a client can compare plain Binding answers (see
+ * the module comment); we never answer from another endpoint on request. Falling through gives
+ * 420: what RFC 5780 §6.1 requires from a server without an alternate address and port, and what
+ * RFC 8489 §6.3.1 requires for any comprehension-required attribute a server does not implement,
+ * which is our case even with a second address, since we implement none of RFC 5780 §6.
  */
 const UNDERSTOOD_REQUIRED_ATTRIBUTES: ReadonlySet<number> = new Set([
   StunAttributeType.MAPPED_ADDRESS,
@@ -586,17 +600,111 @@ export async function startStunResponder(options: StunResponderOptions): Promise
   if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) {
     throw new RangeError(`port must be an integer in 0–65535, got ${port}`);
   }
-  if (host === '0.0.0.0' || host === '::') return responderOf(await bindBothFamilies(port));
-  if (isIPv4(host)) return responderOf([await bindResponderSocket('udp4', host, port)]);
-  if (isIPv6(host)) return responderOf([await bindResponderSocket('udp6', host, port)]);
-  throw new TypeError(`host must be an IP literal, got ${JSON.stringify(host)}`);
+  checkHost(host);
+  return responderOf(await bindHost(host, port, false));
 }
 
-async function bindBothFamilies(port: number): Promise<Socket[]> {
+/** The second port of the service is the first plus this (see the module comment). */
+export const STUN_SECOND_PORT_OFFSET = 1;
+
+/** Where `startStunService` listens. */
+export interface StunServiceOptions {
+  /** As `StunResponderOptions.host`: an IP literal, or `'0.0.0.0'`/`'::'` for every interface. */
+  host: string;
+  /**
+   * First UDP port P, 0–65534; the service also answers on P + {@link STUN_SECOND_PORT_OFFSET}.
+   * 0 picks a free ephemeral pair (read it back from `addresses`).
+   */
+  port: number;
+  /**
+   * [altAddress=null] A second IP literal of this host (not a wildcard, not `host`), answered on
+   * both ports too. Its own sockets make the answers come from that address, as STUN clients
+   * require; a wildcard socket would answer from whichever address routing picks.
+   */
+  altAddress?: string | null;
+}
+
+/**
+ * Starts the responder layout of the module comment: `host` on ports P and P + 1, then
+ * `altAddress` (if any) on the same two ports. Resolves once every socket is bound; the result's
+ * `addresses` come in that order, and `close` closes them all.
+ *
+ * With a wildcard `host` and an `altAddress`, every socket sets SO_REUSEADDR: Linux lets a
+ * specific address share a UDP port with a wildcard socket only when both do, and then delivers
+ * to the most specific match. The price: another program that also sets SO_REUSEADDR could bind
+ * the same port without EADDRINUSE. Without an `altAddress` nothing changes from
+ * `startStunResponder`.
+ *
+ * Rejects like `startStunResponder`, having closed every socket it bound: with the bind error
+ * (`EADDRINUSE` when either port is taken, `EADDRNOTAVAIL` when `altAddress` is not an address of
+ * this host, ...); with `RangeError` if `port` is not an integer in 0–65534; with `TypeError` if
+ * `host` or `altAddress` is not an IP literal, or `altAddress` is a wildcard or equals `host`.
+ */
+export async function startStunService(options: StunServiceOptions): Promise<StunResponder> {
+  const { host, port } = options;
+  const altAddress = options.altAddress ?? null;
+  const lastFirstPort = MAX_PORT - STUN_SECOND_PORT_OFFSET;
+  if (!Number.isInteger(port) || port < 0 || port > lastFirstPort) {
+    throw new RangeError(`port must be an integer in 0–${lastFirstPort}, got ${port}`);
+  }
+  checkHost(host);
+  if (altAddress !== null) {
+    checkHost(altAddress);
+    if (isWildcard(altAddress) || altAddress === host) {
+      throw new TypeError(
+        `altAddress must be one other address, got ${JSON.stringify(altAddress)}`,
+      );
+    }
+  }
+  const reuseAddress = isWildcard(host) && altAddress !== null;
   for (let attempt = 1; ; attempt++) {
-    const udp4 = await bindResponderSocket('udp4', '0.0.0.0', port);
+    const sockets: Socket[] = [];
     try {
-      return [udp4, await bindResponderSocket('udp6', '::', udp4.address().port)];
+      sockets.push(...(await bindHost(host, port, reuseAddress)));
+      const first = sockets[0]?.address().port ?? port;
+      const second = first + STUN_SECOND_PORT_OFFSET;
+      if (second > MAX_PORT) {
+        // Only with port 0: the ephemeral first port was the last one. As good as taken.
+        throw Object.assign(new Error(`no port after ${first}`), { code: 'EADDRINUSE' });
+      }
+      sockets.push(...(await bindHost(host, second, reuseAddress)));
+      if (altAddress !== null) {
+        sockets.push(...(await bindHost(altAddress, first, reuseAddress)));
+        sockets.push(...(await bindHost(altAddress, second, reuseAddress)));
+      }
+      return responderOf(sockets);
+    } catch (error) {
+      await Promise.all(sockets.map(closeSocket));
+      // A fixed port is the operator's choice: say it is taken. Port 0 just tries another pair.
+      if (port !== 0 || errorCode(error) !== 'EADDRINUSE' || attempt >= EPHEMERAL_PORT_ATTEMPTS) {
+        throw error;
+      }
+    }
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function checkHost(host: string): void {
+  if (!isIPv4(host) && !isIPv6(host)) {
+    throw new TypeError(`host must be an IP literal, got ${JSON.stringify(host)}`);
+  }
+}
+
+/** Binds `host` (an IP literal, checked by the caller) on `port`: one socket, or two for `*`. */
+async function bindHost(host: string, port: number, reuseAddress: boolean): Promise<Socket[]> {
+  if (isWildcard(host)) return bindBothFamilies(port, reuseAddress);
+  const type = isIPv4(host) ? 'udp4' : 'udp6';
+  return [await bindResponderSocket(type, host, port, reuseAddress)];
+}
+
+async function bindBothFamilies(port: number, reuseAddress: boolean): Promise<Socket[]> {
+  for (let attempt = 1; ; attempt++) {
+    const udp4 = await bindResponderSocket('udp4', '0.0.0.0', port, reuseAddress);
+    try {
+      return [udp4, await bindResponderSocket('udp6', '::', udp4.address().port, reuseAddress)];
     } catch (error) {
       const code = errorCode(error);
       if (code !== undefined && IPV6_UNAVAILABLE_CODES.has(code)) return [udp4];
@@ -612,9 +720,14 @@ function errorCode(error: unknown): string | undefined {
 }
 
 /** Binds one socket and wires it to `respondToStunPacket`; on bind failure closes and rejects. */
-function bindResponderSocket(type: SocketType, address: string, port: number): Promise<Socket> {
+function bindResponderSocket(
+  type: SocketType,
+  address: string,
+  port: number,
+  reuseAddress: boolean,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type, ipv6Only: type === 'udp6' });
+    const socket = createSocket({ type, ipv6Only: type === 'udp6', reuseAddr: reuseAddress });
     // First listener, kept for the socket's life: an 'error' without one would crash the process.
     // After bind, dgram only emits it for rare socket-level faults; a lost reply is retransmitted.
     socket.on('error', () => {});

@@ -1,0 +1,144 @@
+/**
+ * coturn (Debian's `turnserver`) as a TURN server on the NAT lab's public segment, configured as
+ * a deployment would be, minus TLS: shared-secret auth (the TURN REST API credentials that
+ * `signaling/turn.ts` mints), one address to listen and relay on. {@link coturnConfig} is the
+ * whole configuration.
+ *
+ * ```ts
+ * const lab = await buildLab({ natA: 'symmetric', natB: 'symmetric', publicHosts: ['turn'] });
+ * const turn = await startCoturn(lab, 'turn');
+ * // TURN_URLS=turn.urls.join(','), TURN_SECRET=turn.secret for the app server
+ * ```
+ */
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { NatLab } from './nat-lab.ts';
+
+/** TURN's default port, UDP and TCP: what a `turn:` URL without a port means (RFC 7065 §3). */
+export const TURN_PORT = 3478;
+
+/** Realm in coturn's 401 challenges (RFC 8489 §9.2); any name works for the REST API. */
+export const COTURN_REALM = 'lab.holepunch.test';
+
+/** How long `startCoturn` waits for coturn to accept TCP, ms. It starts in well under a second. */
+const START_TIMEOUT_MS = 10_000;
+
+/** Where Debian puts it. */
+const TURNSERVER = '/usr/bin/turnserver';
+
+/** A running coturn; see {@link startCoturn}. */
+export interface Coturn {
+  /** For `TURN_URLS`: the server over UDP, then over TCP, both on {@link TURN_PORT}. */
+  readonly urls: readonly string[];
+  /** `static-auth-secret`, for `TURN_SECRET`. Random per start. */
+  readonly secret: string;
+  /** The public host it runs on. */
+  readonly ip: string;
+  /** coturn's log so far (stdout and stderr), e.g. to attach to a failure. */
+  output(): string;
+  /** Stops coturn and deletes its temp dir. Idempotent. Lab teardown also kills it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole coturn configuration, each option with the reason it is there. The README quotes
+ * these lines (all but the last two, which only the lab needs); keep them minimal.
+ *
+ * @param ip the one address coturn listens and relays on.
+ * @param secret shared with the app server as `TURN_SECRET`.
+ * @param dir a private directory for the pid file and coturn's (unused) user database.
+ */
+export function coturnConfig(ip: string, secret: string, dir: string): string {
+  return [
+    `# Listen and relay on the host's public address only, not on every interface.`,
+    `listening-ip=${ip}`,
+    `relay-ip=${ip}`,
+    `# TURN's default port; coturn serves UDP and TCP on it.`,
+    `listening-port=${TURN_PORT}`,
+    `# TURN REST API: accept credentials minted from this secret by the app server (TURN_SECRET).`,
+    `use-auth-secret`,
+    `static-auth-secret=${secret}`,
+    `realm=${COTURN_REALM}`,
+    `# No TLS certificate in the lab: no turns: (TLS) and no DTLS listeners.`,
+    `no-tls`,
+    `no-dtls`,
+    `# No telnet admin interface.`,
+    `no-cli`,
+    `# FINGERPRINT on every message (RFC 8489 §14.7), as browsers put on theirs.`,
+    `fingerprint`,
+    `# Never relay to multicast/broadcast addresses.`,
+    `no-multicast-peers`,
+    `# Peers live on TEST-NET-3 here. coturn 4.6 denies only loopback by default, but the usual`,
+    `# hardening lists deny 203.0.113.0/24; allowed-peer-ip wins over denied-peer-ip.`,
+    `allowed-peer-ip=203.0.113.0-203.0.113.255`,
+    `# Log to stdout, one stream without rotation or PID suffixes.`,
+    `log-file=stdout`,
+    `simple-log`,
+    `# Lab only: its own files, not /var/run and /var/lib/turn, so labs can run side by side.`,
+    `pidfile=${join(dir, 'turnserver.pid')}`,
+    `userdb=${join(dir, 'turndb')}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Starts coturn on `lab.publicHost(hostName)` and resolves once it accepts TCP on
+ * {@link TURN_PORT} (checked from host A's namespace, through its NAT, like a client).
+ *
+ * @throws {Error} if `turnserver` is not installed (Debian package `coturn`), or with coturn's
+ *   log if it does not listen within 10 s.
+ */
+export async function startCoturn(lab: NatLab, hostName: string): Promise<Coturn> {
+  try {
+    accessSync(TURNSERVER, constants.X_OK);
+  } catch {
+    throw new Error(`The TURN lab needs ${TURNSERVER} (Debian package coturn)`);
+  }
+  const host = lab.publicHost(hostName);
+  // Hex: the secret goes into a config line and an environment variable, no quoting needed.
+  const secret = randomBytes(16).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'coturn-'));
+  const configFile = join(dir, 'turnserver.conf');
+  writeFileSync(configFile, coturnConfig(host.ip, secret, dir), { mode: 0o600 });
+
+  const child: ChildProcess = lab.spawn(host.ns, [TURNSERVER, '-c', configFile]);
+  // However it ends (stop(), lab teardown, a crash), the secret's file goes with it.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+      resolve();
+    });
+  });
+  let stopping = false;
+  const coturn: Coturn = {
+    urls: [
+      `turn:${host.ip}:${TURN_PORT}?transport=udp`,
+      `turn:${host.ip}:${TURN_PORT}?transport=tcp`,
+    ],
+    secret,
+    ip: host.ip,
+    output: () => lab.output(child),
+    async stop() {
+      if (!stopping && child.exitCode === null && child.signalCode === null) {
+        stopping = true;
+        try {
+          // lab.spawn gave it its own process group, led by `ip netns exec` (exec'd turnserver).
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+      await exited;
+    },
+  };
+  try {
+    await lab.waitForTcp(lab.hosts.a.ns, host.ip, TURN_PORT, { timeoutMs: START_TIMEOUT_MS });
+  } catch (error) {
+    await coturn.stop();
+    throw new Error(`coturn did not start:\n${lab.output(child)}`, { cause: error });
+  }
+  return coturn;
+}

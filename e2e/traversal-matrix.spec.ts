@@ -8,7 +8,17 @@ import type { Page } from '@playwright/test';
 import { expect, test } from './lab/fixture.ts';
 import type { LabOptions, NatLab, NatMode } from './lab/nat-lab.ts';
 import { startCoturn } from './lab/coturn.ts';
-import { closePeople, meet, panel, personOn, say, startApp, timelineMs } from './support/people.ts';
+import {
+  appUrl,
+  closePeople,
+  meet,
+  panel,
+  personOn,
+  say,
+  startApp,
+  stopApp,
+  timelineMs,
+} from './support/people.ts';
 import { browserSelectedPair, type BrowserSelectedPair } from './support/webrtc-probe.ts';
 
 test.afterEach(closePeople);
@@ -188,4 +198,39 @@ test('matrix: symmetric ↔ symmetric without TURN: the failure is explained', a
     expect(await browserSelectedPair(page)).toBeNull();
   }
   rows.push('symmetric ↔ symmetric, no TURN | failure explained | (none) | —');
+});
+
+test('Test TURN reports a working relay, refused credentials, and an unreachable server', async ({
+  buildLab,
+}) => {
+  const lab = await buildLab({ natA: 'cone', natB: 'cone', publicHosts: ['turn'] });
+  const coturn = await startCoturn(lab, 'turn');
+  const cases = [
+    {
+      secret: coturn.secret,
+      urls: coturn.urls.join(','),
+      says: /^TURN works: .* gave the relay address 203\.0\.113\.20:\d+/,
+    },
+    {
+      secret: `${coturn.secret}-wrong`,
+      urls: coturn.urls.join(','),
+      says: /refused our credentials/,
+    },
+    // Nothing listens on the lab server's port 3490: no relay can come back.
+    {
+      secret: coturn.secret,
+      urls: `turn:${lab.serverIp}:3490?transport=udp`,
+      says: /unreachable|no relay|did not answer/i,
+    },
+  ];
+  for (const { secret, urls, says } of cases) {
+    const server = await startApp(lab, { TURN_URLS: urls, TURN_SECRET: secret });
+    const alice = await personOn(lab.hosts.a);
+    await alice.goto(appUrl(lab));
+    await alice.getByRole('button', { name: 'Create room' }).click();
+    await panel(alice).getByRole('button', { name: 'Test TURN' }).click();
+    await expect(panel(alice).getByTestId('turn-result')).toHaveText(says, { timeout: 20_000 });
+    await closePeople();
+    await stopApp(server);
+  }
 });

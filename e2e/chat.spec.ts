@@ -1,14 +1,17 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 
+/** A phone's screen, CSS pixels (an iPhone 12–15). */
+const PHONE = { width: 390, height: 844 };
+
 /** Two isolated browser contexts are two people on this machine (loopback). */
-async function person(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
+async function person(browser: Browser, viewport?: typeof PHONE): Promise<Page> {
+  const context = await browser.newContext(viewport ? { viewport, isMobile: true } : {});
   return context.newPage();
 }
 
 test('two people create a room, join by link and chat both ways', async ({ browser }) => {
   const alice = await person(browser);
-  const bob = await person(browser);
+  const bob = await person(browser, PHONE); // Bob is on his phone
 
   await alice.goto('/');
   await alice.getByRole('button', { name: 'Create room' }).click();
@@ -39,6 +42,11 @@ test('two people create a room, join by link and chat both ways', async ({ brows
 
   const panel = alice.getByRole('region', { name: 'NAT traversal diagnostics' });
   await expect(panel.getByTestId('verdict')).toHaveText('Direct');
+
+  // On the phone nothing runs off the side: wide tables scroll inside the panel, not the page.
+  await expect(bob.getByRole('button', { name: 'Send' })).toBeInViewport();
+  const pageWidth = await bob.evaluate(() => document.documentElement.scrollWidth);
+  expect(pageWidth).toBeLessThanOrEqual(PHONE.width);
 });
 
 test('a third person is told the room is full', async ({ browser }) => {

@@ -7,7 +7,7 @@ import type { CandidateInfo, RelayProtocol } from './ice-report.ts';
 
 /** A candidate as the panel lists it. */
 export interface CandidateRow extends ParsedIceCandidate {
-  /** Time from the peer connection's creation to the candidate being seen, ms. */
+  /** Time from the start of ICE gathering to the candidate being seen, ms. */
   atMs: number;
   /** The STUN/TURN server URL that produced it (local srflx/relay, from `getStats()`). */
   url?: string;

@@ -63,6 +63,8 @@ interface Attempt {
   /** The relay-only retry (issue #3 fallback): `iceTransportPolicy: 'relay'`. */
   relayOnly: boolean;
   startedAt: number;
+  /** When ICE gathering began (`iceGatheringState` → `gathering`); candidate times count from it. */
+  gatheringStartedAt: number | null;
   open: boolean;
   ended: boolean;
   disconnectedSince: number | null;
@@ -534,6 +536,9 @@ export class RoomSession {
         states: (states) => {
           if (link !== this.#peer || !this.#attempt) return;
           this.#states = states;
+          if (states.iceGatheringState === 'gathering') {
+            this.#attempt.gatheringStartedAt ??= performance.now();
+          }
           const disconnected = states.iceConnectionState === 'disconnected';
           if (!disconnected) this.#attempt.disconnectedSince = null;
           else this.#attempt.disconnectedSince ??= performance.now();
@@ -561,6 +566,7 @@ export class RoomSession {
       offerer,
       relayOnly,
       startedAt: performance.now(),
+      gatheringStartedAt: null,
       open: false,
       ended: false,
       disconnectedSince: null,
@@ -689,7 +695,13 @@ export class RoomSession {
     }
     const parsed = parseIceCandidate(data.candidate.candidate);
     if (!parsed) return;
-    const row: CandidateRow = { ...parsed, atMs: link.elapsedMs() };
+    // Time since gathering started, as the trickle-ICE sample shows it (the answerer gathers
+    // only once it has the offer); before the state event arrives, since the attempt began.
+    const since = this.#attempt?.gatheringStartedAt ?? this.#attempt?.startedAt;
+    const row: CandidateRow = {
+      ...parsed,
+      atMs: since === undefined ? link.elapsedMs() : performance.now() - since,
+    };
     if (direction === 'sent') {
       this.#mark(`First local ${parsed.type} candidate`);
       this.#localCandidates = [...this.#localCandidates, row];

@@ -148,6 +148,77 @@ test('two hosts on one LAN reach each other on their private addresses', async (
   });
 });
 
+test('a dropped home uplink is silent both ways, and comes back with the same mapping', async ({
+  buildLab,
+}) => {
+  const lab = await buildLab({ natA: 'cone', natB: 'cone' });
+  const reflector = await startReflector(lab, lab.server, 3478);
+  const a = await startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT });
+  const b = await startUdpPeer(lab, lab.hosts.b.ns);
+  const aPublic = { ip: lab.hosts.a.wanIp, port: LOCAL_PORT };
+  expect(await a.askReflector(reflector)).toEqual(aPublic);
+
+  await lab.setUplink('a', false);
+  expect(await a.askReflector(reflector, { attempts: 2, timeoutMs: SILENCE_MS })).toBeNull();
+  expect(await a.tcpConnect(reflector)).toMatchObject({ ok: false });
+  // Only A's home is cut off.
+  expect(await b.askReflector(reflector)).toMatchObject({ ip: lab.hosts.b.wanIp });
+
+  await lab.setUplink('a', true);
+  // Back on the same address: every destination sees the same public endpoint as before.
+  expect(await a.askReflector(reflector)).toEqual(aPublic);
+  expect(await a.tcpConnect(reflector)).toMatchObject({ ok: true });
+});
+
+test('a router back with a new WAN address forgets its mappings: the same socket leaves from it', async ({
+  buildLab,
+}) => {
+  const lab = await buildLab({ natA: 'cone', natB: 'cone' });
+  const reflector = await startReflector(lab, lab.server, 3478);
+  const a = await startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT });
+  expect(await a.askReflector(reflector)).toEqual({ ip: '203.0.113.2', port: LOCAL_PORT });
+
+  await lab.setUplink('a', false);
+  await lab.changeWanIp('a', '203.0.113.4');
+  await lab.setUplink('a', true);
+
+  expect(lab.hosts.a.wanIp).toBe('203.0.113.4');
+  // Same socket, same destination: a kept conntrack entry would still translate to .2 (and the
+  // reply to .2 would be lost); a forgotten one maps afresh, port preserved.
+  expect(await a.askReflector(reflector)).toEqual({ ip: '203.0.113.4', port: LOCAL_PORT });
+  const tcp = await a.tcpConnect(reflector);
+  expect(tcp.ok && JSON.parse(tcp.reply)).toMatchObject({ ip: '203.0.113.4' });
+
+  for (const taken of [lab.serverIp, lab.hosts.b.wanIp, '203.0.113.4', '10.0.1.9', '203.0.113.0']) {
+    await expect(lab.changeWanIp('a', taken)).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+  }
+});
+
+test('kill crashes a server with its children, and it can be started again on its port', async ({
+  buildLab,
+}) => {
+  const lab = await buildLab({ natA: 'cone', natB: 'cone' });
+  const port = 9000;
+  // A parent that forks a listening child, as tsx runs node.
+  const script = `require('node:child_process').spawn(process.execPath, ['-e',
+    "require('node:net').createServer().listen(${port})"], { stdio: 'inherit' }); setInterval(() => {}, 1e3);`;
+  const start = () => lab.spawn(lab.server.ns, [process.execPath, '-e', script]);
+  const first = start();
+  await lab.waitForTcp(lab.hosts.a.ns, lab.serverIp, port);
+
+  await lab.kill(first);
+
+  expect(first.signalCode).toBe('SIGKILL');
+  expect(execFileSync('ip', ['netns', 'pids', lab.server.ns], { encoding: 'utf8' }).trim()).toBe(
+    '',
+  );
+  await expect(
+    lab.waitForTcp(lab.hosts.a.ns, lab.serverIp, port, { timeoutMs: 500 }),
+  ).rejects.toMatchObject({ code: 'COMMAND_TIMEOUT' });
+  start();
+  await lab.waitForTcp(lab.hosts.a.ns, lab.serverIp, port);
+});
+
 test('teardown stops what ran in the lab and leaves no namespace behind', async ({ buildLab }) => {
   const lab = await buildLab({ natA: 'cone', natB: 'symmetric', publicHosts: ['turn'] });
   expect((await labNamespaces(lab.prefix)).sort()).toEqual([...lab.namespaces].sort());

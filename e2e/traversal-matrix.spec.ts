@@ -16,7 +16,6 @@ import {
   personOn,
   say,
   startApp,
-  stopApp,
   timelineMs,
 } from './support/people.ts';
 import { browserSelectedPair, type BrowserSelectedPair } from './support/webrtc-probe.ts';
@@ -231,6 +230,6 @@ test('Test TURN reports a working relay, refused credentials, and an unreachable
     await panel(alice).getByRole('button', { name: 'Test TURN' }).click();
     await expect(panel(alice).getByTestId('turn-result')).toHaveText(says, { timeout: 20_000 });
     await closePeople();
-    await stopApp(server);
+    await lab.kill(server);
   }
 });

@@ -15,7 +15,15 @@
  * `iptables-restore` and `sysctl`.
  */
 import { spawn as spawnProcess, execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { CHROMIUM_PATH } from '../chromium.ts';
@@ -68,7 +76,10 @@ export interface LabHost {
   readonly ns: string;
   /** Private LAN address, e.g. 10.0.1.2. What a WebRTC host candidate shows. */
   readonly ip: string;
-  /** Public address of the host's router: what a STUN server sees as the source address. */
+  /**
+   * Public address of the host's router: what a STUN server sees as the source address. Reads
+   * the new address after `NatLab.changeWanIp`.
+   */
   readonly wanIp: string;
   /**
    * Absolute path of an executable script that runs Chromium inside `ns` with the arguments it
@@ -108,6 +119,9 @@ export interface SpawnOptions {
   /** Working directory. Default: this process's. */
   cwd?: string;
 }
+
+/** One of the two NATed hosts, by the name `NatLab.hosts` gives it. */
+export type LabHostName = 'a' | 'b';
 
 /** Options of `NatLab.waitForTcp`. */
 export interface WaitForTcpOptions {
@@ -156,6 +170,46 @@ export interface NatLab {
    */
   waitForTcp(ns: string, ip: string, port: number, opts?: WaitForTcpOptions): Promise<void>;
   /**
+   * Sends `signal` (default `SIGKILL`: a crash, no clean-up) to the whole process group of a
+   * process `spawn` started, its children included (tsx runs node under itself), and resolves
+   * once no live process of the group is left, so its ports are free to spawn it again.
+   * @throws {NatLabError} `COMMAND_TIMEOUT` if one is still alive after `KILL_WAIT_MS`;
+   *   `BAD_OPTIONS` for a process this lab did not spawn.
+   */
+  kill(child: ChildProcess, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Takes the WAN link of `host`'s router down (`up = false`) or brings it back, as when a home
+   * connection drops: nothing passes between the router and the public segment any more, either
+   * way, and the far side says nothing (no ICMP, no RST; the router itself answers its LAN with
+   * ICMP host-unreachable once its ARP for a destination fails, a few seconds in, as a real one
+   * may). The router keeps its address, routes and NAT mappings (conntrack), so a link that comes
+   * back carries the same flows on the same mappings. Both the host's signaling TCP connection
+   * and its P2P UDP path go silent.
+   *
+   * Done by setting the bridge-side end of the router's WAN veth down: the router's `wan0` loses
+   * carrier, as when the line to the ISP goes dead. (Setting `wan0` itself down would instead
+   * delete its routes and, through MASQUERADE's device notifier, every mapping.) With `sameLan`,
+   * both hosts sit behind router A, so `'b'` takes router A's link too. Idempotent.
+   * @throws {NatLabError} `COMMAND_FAILED`; `TORN_DOWN` after teardown.
+   */
+  setUplink(host: LabHostName, up: boolean): Promise<void>;
+  /**
+   * Gives `host`'s router a new public address on 203.0.113.0/24, as a home router that
+   * reconnects and is handed another address by its ISP. Call it with the uplink down
+   * (`setUplink`) and bring the link up after, or on a live link for an instant renumbering.
+   *
+   * Every NAT mapping made with the old address is forgotten: the kernel drops the MASQUERADEd
+   * conntrack entries of an address when that address is removed from the interface
+   * (nf_nat_masquerade.c, the inetaddr notifier; see "connections are forgotten" in
+   * iptables-extensions(8), MASQUERADE), so no `conntrack` tool is needed. The host's next packet
+   * on an old flow leaves from `newIp`: a UDP peer sees a new source address, a TCP server sees a
+   * segment of a connection it does not know and answers with RST. A default route of the router
+   * (the lab has none today) is put back. `hosts[host].wanIp` is `newIp` afterwards.
+   * @throws {NatLabError} `BAD_OPTIONS` unless `newIp` is an unused address of 203.0.113.0/24
+   *   (not .0, .255, or a lab node's); `COMMAND_FAILED`; `TORN_DOWN` after teardown.
+   */
+  changeWanIp(host: LabHostName, newIp: string): Promise<void>;
+  /**
    * Kills every spawned process group and anything else left in the lab's namespaces (a browser
    * a test forgot to close), deletes the namespaces and the wrapper scripts. Idempotent; never
    * throws for what is already gone.
@@ -189,6 +243,9 @@ const DEFAULT_RUN_TIMEOUT_MS = 10_000;
 const DEFAULT_TCP_WAIT_MS = 15_000;
 /** How long a spawned process gets between SIGTERM and SIGKILL at teardown. */
 const KILL_GRACE_MS = 2_000;
+/** How long `NatLab.kill` waits for a signalled process group to be gone, ms. */
+export const KILL_WAIT_MS = 5_000;
+const KILL_POLL_INTERVAL_MS = 20;
 const TCP_RETRY_INTERVAL_MS = 100;
 
 /** Addresses of the lab; see the module comment's drawing. */
@@ -428,7 +485,10 @@ class Lab implements NatLab {
     const host = (h: HostPlan): LabHost => ({
       ns: h.ns,
       ip: h.ip,
-      wanIp: h.router.wanIp,
+      // A getter: `changeWanIp` renumbers the router.
+      get wanIp() {
+        return h.router.wanIp;
+      },
       chromiumWrapper: join(wrapperDir, `chromium-${h.ns}`),
     });
     this.hosts = { a: host(plan.a), b: host(plan.b) };
@@ -471,7 +531,7 @@ class Lab implements NatLab {
     ];
     for (const side of publicSide) {
       // Interface names are per namespace, so short fixed names can't collide (15-char limit).
-      const port = `to-${side.ns.slice(this.prefix.length)}`;
+      const port = this.#bridgePort(side.ns);
       await this.#veth(pub, port, side.ns, side.ifname);
       await this.#sh(ip, ['-n', pub, 'link', 'set', port, 'master', 'br0', 'up']);
       await this.#addr(side.ns, side.ifname, side.ip, LAB_ADDRESSES.publicPrefixLength);
@@ -580,6 +640,76 @@ class Lab implements NatLab {
     }
   }
 
+  async kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.#children.has(child) || child.pid === undefined) {
+      throw new NatLabError('BAD_OPTIONS', 'NatLab.kill: not a process this lab spawned');
+    }
+    const group = child.pid;
+    killGroup(child, signal);
+    const deadline = Date.now() + KILL_WAIT_MS;
+    while (groupAlive(group)) {
+      if (Date.now() > deadline) {
+        throw new NatLabError(
+          'COMMAND_TIMEOUT',
+          `Process group ${group} still has live processes ${KILL_WAIT_MS} ms after ${signal}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, KILL_POLL_INTERVAL_MS));
+    }
+  }
+
+  async setUplink(host: LabHostName, up: boolean): Promise<void> {
+    if (this.#teardown) throw new NatLabError('TORN_DOWN', 'This NAT lab has been torn down');
+    const router = this.#plan[host].router;
+    await this.#sh(this.#tools.ip, [
+      '-n',
+      this.#plan.bridgeNs,
+      'link',
+      'set',
+      this.#bridgePort(router.ns),
+      up ? 'up' : 'down',
+    ]);
+  }
+
+  async changeWanIp(host: LabHostName, newIp: string): Promise<void> {
+    if (this.#teardown) throw new NatLabError('TORN_DOWN', 'This NAT lab has been torn down');
+    const router = this.#plan[host].router;
+    const octets = /^203\.0\.113\.(\d{1,3})$/.exec(newIp);
+    const last = Number(octets?.[1]);
+    const taken = new Set([
+      this.server.ip,
+      ...[...this.#plan.extraHosts.values()].map((h) => h.ip),
+      ...this.#plan.routers.map((r) => r.wanIp),
+    ]);
+    if (!octets || !(last >= 1 && last <= 254) || taken.has(newIp)) {
+      throw new NatLabError(
+        'BAD_OPTIONS',
+        `New WAN address ${JSON.stringify(newIp)} must be a free address of 203.0.113.0/24 (in use: ${[...taken].join(', ')})`,
+      );
+    }
+    const { ip } = this.#tools;
+    // Removing the address takes its subnet route, and a default route through it, with it.
+    const defaults = (await exec(ip, ['-n', router.ns, 'route', 'show', 'default'], {})).stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
+    const prefixLength = LAB_ADDRESSES.publicPrefixLength;
+    await this.#sh(ip, [
+      '-n',
+      router.ns,
+      'addr',
+      'del',
+      `${router.wanIp}/${prefixLength}`,
+      'dev',
+      'wan0',
+    ]);
+    await this.#sh(ip, ['-n', router.ns, 'addr', 'add', `${newIp}/${prefixLength}`, 'dev', 'wan0']);
+    for (const route of defaults) {
+      await this.#sh(ip, ['-n', router.ns, 'route', 'replace', ...route.split(/\s+/)]);
+    }
+    router.wanIp = newIp;
+  }
+
   teardown(): Promise<void> {
     this.#teardown ??= this.#doTeardown();
     return this.#teardown;
@@ -620,6 +750,11 @@ class Lab implements NatLab {
         `${JSON.stringify(ns)} is not a namespace of this lab (${this.namespaces.join(', ')})`,
       );
     }
+  }
+
+  /** Name of the public bridge's port that leads to the namespace `ns` (see `build`). */
+  #bridgePort(ns: string): string {
+    return `to-${ns.slice(this.prefix.length)}`;
   }
 
   async #veth(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void> {
@@ -738,6 +873,26 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   // Negative pid: the process group `detached: true` created, led by the child itself.
   if (child.pid !== undefined) killPid(-child.pid, signal);
+}
+
+/**
+ * True while process group `pgid` has a member that is not a zombie. Zombies count as gone: they
+ * hold no sockets, and an orphaned grandchild's may wait for a PID 1 that never reaps.
+ */
+function groupAlive(pgid: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses, so split after the last `)`.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
 }
 
 function killPid(pid: number, signal: NodeJS.Signals): void {

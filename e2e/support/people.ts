@@ -37,25 +37,6 @@ export async function startApp(
   return server;
 }
 
-/**
- * Kills an app server started by {@link startApp} (its whole process group: tsx runs node as a
- * child) and waits until it is gone, so the port is free for the next one. `signal` SIGKILL is a
- * crash; SIGTERM is an orderly shutdown.
- */
-export async function stopApp(
-  server: ChildProcess,
-  signal: NodeJS.Signals = 'SIGKILL',
-): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null || server.pid === undefined) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  try {
-    process.kill(-server.pid, signal);
-  } catch {
-    server.kill(signal);
-  }
-  await exited;
-}
-
 /** The app's page on the lab server. */
 export function appUrl(lab: NatLab): string {
   return `http://${lab.serverIp}:${APP_PORT}/`;

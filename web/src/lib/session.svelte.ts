@@ -365,8 +365,11 @@ export class RoomSession {
       message: (message) => this.#onServerMessage(message),
       closed: (_code, _reason, retryInMs) => {
         if (this.#server === 'room-full') return;
+        // Once per outage, not once per failed retry.
+        if (this.#server === 'open' && retryInMs !== null) {
+          this.#mark('Signaling lost, reconnecting', true);
+        }
         this.#server = retryInMs === null ? 'closed' : 'reconnecting';
-        if (retryInMs !== null) this.#mark('Signaling lost, reconnecting', true);
       },
     });
     this.#tickTimer = setInterval(() => this.#tick(), STATS_INTERVAL_MS);
@@ -420,6 +423,7 @@ export class RoomSession {
         this.#client?.send({ type: 'join', room: this.roomId, resume: this.#resumeToken });
         return;
       case 'joined':
+        if (this.#server === 'reconnecting') this.#mark('Signaling reconnected', true);
         this.#server = 'open';
         this.#selfId = message.id;
         if (message.peers[0]) this.#meet(message.peers[0]);

@@ -1,0 +1,102 @@
+/**
+ * The safety code against a lying signaling server (issue #4), on loopback: two people open a room
+ * through a relay (e2e/support/mitm-relay.ts) in front of the real server. When the relay swaps
+ * the certificate fingerprints in the SDP, the two people read different codes; when it passes
+ * everything on untouched, the same one.
+ */
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { startMitmRelay, type MitmRelay } from './support/mitm-relay.ts';
+
+/** Six groups of four Crockford base32 characters (web/src/lib/sas.ts). */
+const SAFETY_CODE = /^[0-9A-HJKMNP-TV-Z]{4}( [0-9A-HJKMNP-TV-Z]{4}){5}$/;
+/** How many times the two codes are read side by side, and how far apart, ms. */
+const READINGS = 5;
+const READING_INTERVAL_MS = 300;
+
+let relay: MitmRelay | null = null;
+test.afterEach(async () => {
+  await relay?.close();
+  relay = null;
+});
+
+/** Two isolated browser contexts are two people on this machine. */
+async function person(browser: Browser): Promise<Page> {
+  return (await browser.newContext()).newPage();
+}
+
+/** Alice creates a room on the relay's origin; Bob opens the link she would send him. */
+async function openRoomThrough(
+  browser: Browser,
+  origin: string,
+): Promise<{ alice: Page; bob: Page }> {
+  const alice = await person(browser);
+  const bob = await person(browser);
+  await alice.goto(`${origin}/`);
+  await alice.getByRole('button', { name: 'Create room' }).click();
+  const link = await alice.getByRole('textbox', { name: 'Room link' }).inputValue();
+  expect(link.startsWith(`${origin}/r/`)).toBe(true);
+  await bob.goto(link);
+  return { alice, bob };
+}
+
+/**
+ * The codes both people read at the same moment, `READINGS` times: what two people comparing
+ * them over the phone would see. A reading is taken only while both pages show a code (with a
+ * broken connection the app rebuilds it, and a new connection has a new code).
+ */
+async function readCodesSideBySide(alice: Page, bob: Page): Promise<[string, string][]> {
+  const readings: [string, string][] = [];
+  for (const page of [alice, bob]) await expect(page.getByTestId('sas')).toHaveText(SAFETY_CODE);
+  while (readings.length < READINGS) {
+    const codes = await Promise.all(
+      [alice, bob].map(async (page) => {
+        const sas = page.getByTestId('sas');
+        return (await sas.count()) > 0 ? await sas.textContent({ timeout: 1_000 }) : null;
+      }),
+    );
+    if (codes.every((code) => code !== null && SAFETY_CODE.test(code))) {
+      readings.push(codes as [string, string]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, READING_INTERVAL_MS));
+  }
+  return readings;
+}
+
+test('a signaling server that swaps the fingerprints shows the two people different safety codes', async ({
+  browser,
+  baseURL,
+}) => {
+  relay = await startMitmRelay({ target: baseURL!, rewriteFingerprints: true });
+  const { alice, bob } = await openRoomThrough(browser, relay.origin);
+
+  const readings = await readCodesSideBySide(alice, bob);
+
+  for (const [aliceCode, bobCode] of readings) expect(aliceCode).not.toBe(bobCode);
+  expect(relay.forgedSdps).toBeGreaterThanOrEqual(2); // at least one offer and its answer
+  // The forged fingerprints match no certificate, so the handshakes fail: nobody can chat.
+  for (const page of [alice, bob]) {
+    await expect(page.getByRole('status')).not.toHaveText(/^Connected/);
+    await expect(page.getByRole('button', { name: 'Send' })).toBeDisabled();
+  }
+  console.log(
+    `mitm: forged ${relay.forgedSdps} SDPs; Alice read ${readings[0]![0]}, Bob read ${readings[0]![1]}`,
+  );
+});
+
+test('the same server passing everything on untouched shows both people the same code', async ({
+  browser,
+  baseURL,
+}) => {
+  relay = await startMitmRelay({ target: baseURL!, rewriteFingerprints: false });
+  const { alice, bob } = await openRoomThrough(browser, relay.origin);
+  for (const page of [alice, bob]) await expect(page.getByRole('status')).toHaveText(/^Connected/);
+
+  const readings = await readCodesSideBySide(alice, bob);
+
+  for (const [aliceCode, bobCode] of readings) expect(aliceCode).toBe(bobCode);
+  expect(relay.relayedSdps).toBeGreaterThanOrEqual(2);
+  expect(relay.forgedSdps).toBe(0);
+  await alice.getByRole('textbox', { name: 'Message' }).fill('our codes match');
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await expect(bob.getByRole('list', { name: 'Messages' })).toContainText('our codes match');
+});

@@ -23,7 +23,8 @@ export default defineConfig({
     // What `npm start` runs, minus its build: `npm test` builds the page once before e2e.
     command: 'node_modules/.bin/tsx signaling/main.ts',
     url: `http://127.0.0.1:${PORT}/healthz`,
-    env: { HOST: '127.0.0.1', PORT: String(PORT), STUN_PORT: String(STUN_PORT) },
+    // Warnings and errors only: the info lines (one per socket) drown the test report.
+    env: { HOST: '127.0.0.1', PORT: String(PORT), STUN_PORT: String(STUN_PORT), LOG_LEVEL: 'warn' },
     reuseExistingServer: false,
     stdout: 'pipe',
   },

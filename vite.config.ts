@@ -12,10 +12,15 @@ export default defineConfig({
   // simple-peer (through readable-stream) expects Node's `events`, `process` and `global`.
   plugins: [
     svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) }),
-    nodePolyfills({
-      include: ['events', 'process'],
-      globals: { global: true, process: true, Buffer: false },
-    }),
+    // For the page only: under vitest the shims would replace Node's own `process` in tests.
+    ...(process.env.VITEST
+      ? []
+      : [
+          nodePolyfills({
+            include: ['events', 'process'],
+            globals: { global: true, process: true, Buffer: false },
+          }),
+        ]),
   ],
   build: { outDir: '../dist/web', emptyOutDir: true, target: 'es2022' },
   server: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultIceServers, loadConfig } from './config.ts';
+import { ConfigError, defaultIceServers, loadConfig, parseOrigin } from './config.ts';
 
 const TURN_URLS = 'turn:203.0.113.20:3478?transport=udp,turn:203.0.113.20:3478?transport=tcp';
 const SECRET = 'lab-secret-do-not-leak';
@@ -24,6 +24,16 @@ describe('loadConfig', () => {
       stunAltAddress: null,
       iceServers: null,
       turn: null,
+      maxFrameBytes: 65536,
+      rateMessagesPerS: 20,
+      rateBurst: 100,
+      maxSocketsPerIp: 32,
+      maxSockets: 20000,
+      roomCapacity: 2,
+      allowedOrigins: null,
+      heartbeatIntervalMs: 15000,
+      logLevel: 'info',
+      trustProxy: false,
     });
   });
 
@@ -38,6 +48,16 @@ describe('loadConfig', () => {
       TURN_URLS: ` ${TURN_URLS.replace(',', ' , ')} `,
       TURN_SECRET: SECRET,
       TURN_TTL_S: '600',
+      MAX_FRAME_BYTES: '16384',
+      RATE_MESSAGES_PER_S: '5',
+      RATE_BURST: '50',
+      MAX_SOCKETS_PER_IP: '0',
+      MAX_SOCKETS: '100000',
+      ROOM_SIZE: '3',
+      ALLOWED_ORIGINS: 'https://Chat.Example.org/, http://localhost:5173',
+      HEARTBEAT_INTERVAL_MS: '5000',
+      LOG_LEVEL: 'DEBUG',
+      TRUST_PROXY: '1',
     });
     expect(config).toEqual({
       host: '127.0.0.1',
@@ -52,7 +72,23 @@ describe('loadConfig', () => {
         urls: ['turn:203.0.113.20:3478?transport=udp', 'turn:203.0.113.20:3478?transport=tcp'],
         auth: { kind: 'secret', secret: SECRET, ttlS: 600 },
       },
+      maxFrameBytes: 16384,
+      rateMessagesPerS: 5,
+      rateBurst: 50,
+      maxSocketsPerIp: 0,
+      maxSockets: 100000,
+      roomCapacity: 3,
+      allowedOrigins: ['https://chat.example.org', 'http://localhost:5173'],
+      heartbeatIntervalMs: 5000,
+      logLevel: 'debug',
+      trustProxy: true,
     });
+  });
+
+  it('takes ALLOWED_ORIGINS=* as any origin, and 0 as "no limit" for rate and socket caps', () => {
+    expect(loadConfig({ ALLOWED_ORIGINS: ' * ' }).allowedOrigins).toEqual(['*']);
+    const unlimited = loadConfig({ RATE_MESSAGES_PER_S: '0', MAX_SOCKETS: '0' });
+    expect([unlimited.rateMessagesPerS, unlimited.maxSockets]).toEqual([0, 0]);
   });
 
   it('mints with a one-hour lifetime unless TURN_TTL_S says otherwise', () => {
@@ -92,6 +128,25 @@ describe('loadConfig', () => {
     ['TURN_URLS', 'turn:203.0.113.20:3478?transport=sctp'],
     ['TURN_URLS', ' , '],
     ['TURN_URLS', TURN_URLS], // no credentials
+    ['MAX_FRAME_BYTES', '64k'],
+    ['MAX_FRAME_BYTES', '100'], // the page's frames would not fit
+    ['RATE_MESSAGES_PER_S', '2.5'],
+    ['RATE_MESSAGES_PER_S', '-1'],
+    ['RATE_BURST', '0'],
+    ['MAX_SOCKETS_PER_IP', 'many'],
+    ['MAX_SOCKETS', '1e4'],
+    ['ROOM_SIZE', '1'],
+    ['ROOM_SIZE', '65'],
+    ['HEARTBEAT_INTERVAL_MS', '999'],
+    ['HEARTBEAT_INTERVAL_MS', '15s'],
+    ['ALLOWED_ORIGINS', 'chat.example.org'],
+    ['ALLOWED_ORIGINS', 'https://chat.example.org/app'],
+    ['ALLOWED_ORIGINS', 'ftp://chat.example.org'],
+    ['ALLOWED_ORIGINS', 'https://user@chat.example.org'],
+    ['ALLOWED_ORIGINS', '*, https://chat.example.org'],
+    ['ALLOWED_ORIGINS', ' , '],
+    ['LOG_LEVEL', 'verbose'],
+    ['TRUST_PROXY', 'yes'],
   ])('rejects %s=%s naming the variable', (variable, value) => {
     const attempt = () => loadConfig({ [variable]: value });
     expect(attempt).toThrow(ConfigError);
@@ -163,5 +218,26 @@ describe('defaultIceServers', () => {
     expect(defaultIceServers(undefined, 3478)).toEqual([]);
     expect(defaultIceServers('evil.org/path?x', 3478)).toEqual([]);
     expect(defaultIceServers('a b', 3478)).toEqual([]);
+  });
+});
+
+describe('parseOrigin', () => {
+  it('normalises an origin as browsers send it in the Origin header', () => {
+    expect(parseOrigin('https://Chat.Example.org')).toBe('https://chat.example.org');
+    expect(parseOrigin('https://chat.example.org:443/')).toBe('https://chat.example.org');
+    expect(parseOrigin('http://[::1]:8080')).toBe('http://[::1]:8080');
+  });
+
+  it('refuses anything but scheme://host[:port]', () => {
+    for (const value of [
+      'null',
+      '',
+      'chat.example.org',
+      'https://a.example/.',
+      'https://a.example?x',
+      'file:///x',
+    ]) {
+      expect(parseOrigin(value)).toBeNull();
+    }
   });
 });

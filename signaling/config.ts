@@ -4,7 +4,8 @@
  * No error message ever quotes `TURN_SECRET` or `TURN_CREDENTIAL`.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { parseIceServers, type IceServer } from './protocol.ts';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.ts';
+import { MAX_FRAME_BYTES, ROOM_CAPACITY, parseIceServers, type IceServer } from './protocol.ts';
 import { STUN_SECOND_PORT_OFFSET } from './stun.ts';
 import { MAX_TURN_TTL_S, MIN_TURN_TTL_S, parseTurnUrl, type TurnConfig } from './turn.ts';
 
@@ -19,6 +20,45 @@ export const DEFAULTS = {
    * `hello` and its first TURN Allocate, i.e. until the other person opens the link.
    */
   TURN_TTL_S: 60 * 60,
+  /** Largest frame a socket may send, bytes; larger ones close the socket with 1009. */
+  MAX_FRAME_BYTES,
+  /**
+   * Sustained messages per second per socket. A page sends a few per minute once connected (an
+   * app-level ping every 5 s), so 20 leaves ample room; 0 turns the limit off.
+   */
+  RATE_MESSAGES_PER_S: 20,
+  /**
+   * Messages a socket may send at once before the sustained rate applies. A page joining a room
+   * sends its SDP, 10–20 trickled candidates and its diagnostics view in one burst, more after
+   * an ICE restart.
+   */
+  RATE_BURST: 100,
+  /**
+   * Open sockets per client address (IPv6: per /64), 0 = unlimited. One person has one socket
+   * per open tab; a household or an office shares one address behind its NAT.
+   */
+  MAX_SOCKETS_PER_IP: 32,
+  /** Open sockets in all, 0 = unlimited: ~10,000 two-person rooms with headroom. */
+  MAX_SOCKETS: 20_000,
+  /** People per room. */
+  ROOM_SIZE: ROOM_CAPACITY,
+  /** WebSocket ping interval, ms; a socket that stops answering is dropped within twice this. */
+  HEARTBEAT_INTERVAL_MS: 15 * 1000,
+  /** pino level (`signaling/log.ts` says what each level logs). */
+  LOG_LEVEL: 'info',
+} as const;
+
+/** Bounds of the numeric limits, inclusive. */
+const LIMIT_RANGES = {
+  /** The page's largest frame is its diagnostics view, up to half of the protocol's 64 KiB. */
+  MAX_FRAME_BYTES: [1024, 1024 * 1024],
+  RATE_MESSAGES_PER_S: [0, 1_000_000],
+  RATE_BURST: [1, 1_000_000],
+  MAX_SOCKETS_PER_IP: [0, 1_000_000],
+  MAX_SOCKETS: [0, 10_000_000],
+  /** The page talks to one other person; more is for other clients of the protocol. */
+  ROOM_SIZE: [2, 64],
+  HEARTBEAT_INTERVAL_MS: [1000, 60 * 60 * 1000],
 } as const;
 
 /** Everything `signaling/main.ts` needs to start. */
@@ -45,6 +85,30 @@ export interface ServerConfig {
   iceServers: IceServer[] | null;
   /** `TURN_URLS` with its credentials; `null` when unset. */
   turn: TurnConfig | null;
+  /** `MAX_FRAME_BYTES`: largest frame a socket may send, bytes. */
+  maxFrameBytes: number;
+  /** `RATE_MESSAGES_PER_S`: sustained messages per second per socket; 0 = unlimited. */
+  rateMessagesPerS: number;
+  /** `RATE_BURST`: messages a socket may send at once. */
+  rateBurst: number;
+  /** `MAX_SOCKETS_PER_IP`: open sockets per client address (IPv6: per /64); 0 = unlimited. */
+  maxSocketsPerIp: number;
+  /** `MAX_SOCKETS`: open sockets in all; 0 = unlimited. */
+  maxSockets: number;
+  /** `ROOM_SIZE`: people per room. */
+  roomCapacity: number;
+  /**
+   * `ALLOWED_ORIGINS`: origins (`scheme://host[:port]`, normalised as `URL.origin`) whose pages
+   * may open a signaling socket; `['*']` allows any; `null` (unset) allows only a page of the same
+   * host as the request's `Host`. Requests without `Origin` (not from a browser) always pass.
+   */
+  allowedOrigins: string[] | null;
+  /** `HEARTBEAT_INTERVAL_MS`: WebSocket ping interval, ms. */
+  heartbeatIntervalMs: number;
+  /** `LOG_LEVEL`: pino level. */
+  logLevel: LogLevel;
+  /** `TRUST_PROXY=1`: take the client address from the last `X-Forwarded-For` entry. */
+  trustProxy: boolean;
 }
 
 /** A configuration variable has a value we will not guess the meaning of. */
@@ -164,6 +228,83 @@ function readTurnTtlS(env: Env): number {
   return ttlS;
 }
 
+type Limit = keyof typeof LIMIT_RANGES;
+
+/** A whole number within {@link LIMIT_RANGES}. */
+function readLimit(env: Env, name: Limit): number {
+  const raw = read(env, name)?.trim();
+  if (raw === undefined) return DEFAULTS[name];
+  const [min, max] = LIMIT_RANGES[name];
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(
+      name,
+      `expected a whole number ${min}–${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+/** `ALLOWED_ORIGINS`: comma-separated origins, or `*`. */
+function readAllowedOrigins(env: Env): string[] | null {
+  const raw = read(env, 'ALLOWED_ORIGINS');
+  if (raw === undefined) return null;
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0) throw new ConfigError('ALLOWED_ORIGINS', 'lists no origin');
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new ConfigError('ALLOWED_ORIGINS', '* stands alone');
+    return ['*'];
+  }
+  return entries.map((entry) => {
+    const origin = parseOrigin(entry);
+    if (origin === null) {
+      throw new ConfigError(
+        'ALLOWED_ORIGINS',
+        `${JSON.stringify(entry)} is not an origin; expected e.g. https://chat.example.org`,
+      );
+    }
+    return origin;
+  });
+}
+
+/**
+ * `value` as a web origin (RFC 6454 §6.1 serialisation, as `URL.origin` gives it: lower-case
+ * host, default port dropped), or `null` unless it is exactly `http(s)://host[:port]` with
+ * nothing after but an optional `/`.
+ */
+export function parseOrigin(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (url.username || url.password || url.search || url.hash || url.pathname !== '/') return null;
+  // `URL` removes dot segments (`https://a.example/.` has path `/`): refuse any path outright.
+  if (/^[a-z]+:\/\/[^/]*\/./i.test(value)) return null;
+  return url.origin;
+}
+
+function readLogLevel(env: Env): LogLevel {
+  const raw = read(env, 'LOG_LEVEL')?.trim().toLowerCase();
+  if (raw === undefined) return DEFAULTS.LOG_LEVEL;
+  if (!isLogLevel(raw)) {
+    throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got ${raw}`);
+  }
+  return raw;
+}
+
+function readFlag(env: Env, name: 'TRUST_PROXY'): boolean {
+  const raw = read(env, name)?.trim();
+  if (raw === undefined || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new ConfigError(name, `expected 1 or 0, got ${JSON.stringify(raw)}`);
+}
+
 /**
  * `TURN_URLS` with exactly one kind of credentials: `TURN_SECRET` (+ optional `TURN_TTL_S`), or
  * `TURN_USERNAME` + `TURN_CREDENTIAL`. A browser refuses a TURN server without credentials, and
@@ -218,7 +359,10 @@ function readTurn(env: Env): TurnConfig | null {
 
 /**
  * Reads `HOST`, `PORT`, `STUN_PORT`, `STUN_ALT_ADDRESS`, `ICE_SERVERS`, `TURN_URLS`,
- * `TURN_SECRET`, `TURN_TTL_S`, `TURN_USERNAME` and `TURN_CREDENTIAL`. Unset or empty variables
+ * `TURN_SECRET`, `TURN_TTL_S`, `TURN_USERNAME`, `TURN_CREDENTIAL`, the limits
+ * (`MAX_FRAME_BYTES`, `RATE_MESSAGES_PER_S`, `RATE_BURST`, `MAX_SOCKETS_PER_IP`, `MAX_SOCKETS`,
+ * `ROOM_SIZE`, `HEARTBEAT_INTERVAL_MS`), `ALLOWED_ORIGINS`, `LOG_LEVEL` and `TRUST_PROXY`.
+ * Unset or empty variables
  * take {@link DEFAULTS} (or are off). `ICE_SERVERS` replaces our STUN entries entirely; TURN from
  * `TURN_URLS` is appended to whichever list applies, so a deployment can use someone else's STUN
  * and its own TURN with minted credentials.
@@ -236,6 +380,16 @@ export function loadConfig(env: Env): ServerConfig {
     stunAltAddress: readStunAltAddress(env, host, stunPort),
     iceServers: readIceServers(env),
     turn: readTurn(env),
+    maxFrameBytes: readLimit(env, 'MAX_FRAME_BYTES'),
+    rateMessagesPerS: readLimit(env, 'RATE_MESSAGES_PER_S'),
+    rateBurst: readLimit(env, 'RATE_BURST'),
+    maxSocketsPerIp: readLimit(env, 'MAX_SOCKETS_PER_IP'),
+    maxSockets: readLimit(env, 'MAX_SOCKETS'),
+    roomCapacity: readLimit(env, 'ROOM_SIZE'),
+    allowedOrigins: readAllowedOrigins(env),
+    heartbeatIntervalMs: readLimit(env, 'HEARTBEAT_INTERVAL_MS'),
+    logLevel: readLogLevel(env),
+    trustProxy: readFlag(env, 'TRUST_PROXY'),
   };
 }
 

@@ -1,12 +1,17 @@
 /**
- * `npm start`: environment → configuration → STUN responder + HTTP/WebSocket server. Prints the
- * URLs to open, where STUN answers and how TURN is set up (never its secret or credential).
- * SIGINT/SIGTERM close everything and exit.
+ * `npm start`: environment → configuration → STUN responder + HTTP/WebSocket server. Logs (JSON
+ * lines on stdout, `signaling/log.ts`) the URLs to open, where STUN answers and how TURN is set up
+ * (never its secret or credential). SIGTERM/SIGINT close every socket with 1001 and exit 0 within
+ * {@link SHUTDOWN_TIMEOUT_MS}, or exit 1 if something had to be cut short.
  */
 import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
 import { createSignalingServer } from './server.ts';
 import { startStunService, type StunResponder } from './stun.ts';
+
+/** Longest a shutdown may take before the process exits anyway (with status 1), ms. */
+const SHUTDOWN_TIMEOUT_MS = 5 * 1000;
 
 /** The http:// URLs a person can open for a server bound to `host`:`port`. */
 function urlsFor(host: string, port: number): string[] {
@@ -54,33 +59,67 @@ function describeTurn(config: ServerConfig): string {
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel);
   let stun: StunResponder | null = null;
   if (config.stunPort !== 0) {
     stun = await startStun(config);
-    const bound = stun.addresses.map((a) => `${a.family} ${a.address}:${a.port}`).join(', ');
-    console.log(`STUN responder on UDP ${bound}`);
+    const bound = stun.addresses.map((a) => `${a.family} ${a.address}:${a.port}`);
+    logger.info({ addresses: bound }, 'STUN responder listening');
   }
-  console.log(describeTurn(config));
+  logger.info(describeTurn(config));
   const server = createSignalingServer({
     stunPort: config.stunPort,
     stunAltAddress: config.stunAltAddress,
     iceServers: config.iceServers,
     turn: config.turn,
+    maxFrameBytes: config.maxFrameBytes,
+    rateMessagesPerS: config.rateMessagesPerS,
+    rateBurst: config.rateBurst,
+    maxSockets: config.maxSockets,
+    maxSocketsPerIp: config.maxSocketsPerIp,
+    roomCapacity: config.roomCapacity,
+    allowedOrigins: config.allowedOrigins,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    trustProxy: config.trustProxy,
+    logger,
   });
   const address = await server.listen(config.port, config.host);
-  console.log('Chat server ready. Open:');
-  for (const url of urlsFor(config.host, address.port)) console.log(`  ${url}`);
+  const urls = urlsFor(config.host, address.port);
+  logger.info({ urls }, 'chat server ready; open a url');
+  // A person at a terminal gets the URLs in plain words too; log collectors (no TTY) get JSON only.
+  if (process.stdout.isTTY)
+    console.log(`\nChat server ready. Open:\n${urls.map((u) => `  ${u}`).join('\n')}\n`);
+  onShutdownSignal(logger, () => Promise.all([server.close(), stun?.close()]));
+}
 
+/**
+ * On the first SIGTERM or SIGINT: `stop()`, then exit 0; exit 1 if it fails or takes longer
+ * than {@link SHUTDOWN_TIMEOUT_MS}. Later signals are ignored: `tsx` forwards the signal it gets
+ * to this process, which a signal to the whole process group has already reached.
+ */
+function onShutdownSignal(logger: Logger, stop: () => Promise<unknown>): void {
   let stopping = false;
-  const stop = async (signal: string) => {
+  const handle = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
-    await Promise.all([server.close(), stun?.close()]);
-    process.exit(0);
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
 }
 
 main().catch((error: unknown) => {

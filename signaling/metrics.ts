@@ -6,15 +6,29 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 /** Why the server refused a socket or a frame; the `reason` label of `signaling_rejections_total`. */
 export type RejectionReason =
+  /** Close 4000: not JSON, or not a client message. */
   | 'malformed'
+  /** Close 4001. */
   | 'binary'
+  /** Close 4002. */
   | 'out-of-order'
+  /** Close 4003, after an `error` message. */
   | 'room-full'
+  /** Close 1009 (ws `maxPayload`). */
   | 'too-large'
+  /** Any other WebSocket-level violation ws closes for: 1007 (text not UTF-8), 1002. */
+  | 'protocol-error'
+  /** Close 4008. */
   | 'rate-limited'
+  /** A `signal` to a peer not in the sender's room: an `error` message, the socket stays. */
+  | 'unknown-peer'
+  /** Upgrade answered with HTTP 403. */
   | 'origin'
+  /** Upgrade answered with HTTP 503. */
   | 'too-many-sockets'
+  /** Upgrade answered with HTTP 429. */
   | 'too-many-from-ip'
+  /** No pong within two heartbeat intervals: cut without a close frame. */
   | 'heartbeat';
 
 /** The server's instruments. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CloseCode,
   parseClientMessage,
   parseIceServers,
   parseServerMessage,
@@ -129,5 +130,21 @@ describe('parseIceServers', () => {
     ]);
     expect(parseIceServers([{ urls: [] }])).toBeNull();
     expect(parseIceServers({ urls: 'stun:a' })).toBeNull();
+  });
+});
+
+describe('CloseCode', () => {
+  it('keeps the codes the page knows, distinct and in the application range', () => {
+    expect(CloseCode).toEqual({
+      MALFORMED: 4000,
+      BINARY: 4001,
+      OUT_OF_ORDER: 4002,
+      ROOM_FULL: 4003,
+      REPLACED: 4004,
+      RATE_LIMITED: 4008,
+    });
+    const codes = Object.values(CloseCode);
+    expect(new Set(codes).size).toBe(codes.length);
+    for (const code of codes) expect(code >= 4000 && code <= 4999).toBe(true);
   });
 });

@@ -41,7 +41,9 @@ export const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 /**
  * Close codes the server uses (application range 4000–4999, RFC 6455 §7.4.2). A socket closed with
  * one of these was told why in the close reason; other sockets and rooms are never affected.
- * Frames over {@link MAX_FRAME_BYTES} are closed by ws itself with 1009 (Message Too Big).
+ * Frames over the server's size limit ({@link MAX_FRAME_BYTES} by default) are closed by ws itself
+ * with 1009 (Message Too Big), text frames that are not UTF-8 with 1007, and a server shutting down
+ * closes every socket with 1001 (Going Away).
  */
 export const CloseCode = {
   /** Frame is not JSON, or not one of {@link ClientMessage}'s shapes. */
@@ -54,6 +56,12 @@ export const CloseCode = {
   ROOM_FULL: 4003,
   /** A newer socket joined with the same resume token (the same person reconnected). */
   REPLACED: 4004,
+  /**
+   * More messages than the server's rate limit allows (a steady rate per socket with a burst
+   * allowance; `RATE_MESSAGES_PER_S`, `RATE_BURST`). Not final: reconnecting later is fine.
+   * 4008 mirrors 1008 (Policy Violation, RFC 6455 §7.4.1).
+   */
+  RATE_LIMITED: 4008,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

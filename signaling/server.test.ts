@@ -1,12 +1,17 @@
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CloseCode, MAX_FRAME_BYTES, SIGNALING_PATH, type ServerMessage } from './protocol.ts';
 import {
+  clientKey,
   createSignalingServer,
+  isOriginAllowed,
   type SignalingServer,
   type SignalingServerOptions,
 } from './server.ts';
@@ -15,6 +20,7 @@ import type { TurnConfig } from './turn.ts';
 const ROOM = 'AAAAAAAAAAAAAAAAAAAAAA';
 const OTHER_ROOM = 'BBBBBBBBBBBBBBBBBBBBBB';
 const OFFER = { type: 'offer', sdp: 'v=0\r\n' };
+const silent = pino({ level: 'silent' });
 
 /** A test client that queues what the server says, so tests can await the next message. */
 class Client {
@@ -85,7 +91,7 @@ beforeEach(async () => {
     iceServers: null,
     staticDir,
     heartbeatIntervalMs: 50,
-    log: () => {},
+    logger: silent,
   });
   const address = await server.listen(0, '127.0.0.1');
   base = `http://127.0.0.1:${address.port}`;
@@ -264,7 +270,7 @@ describe('ICE servers in hello', () => {
       stunPort: 3478,
       iceServers: null,
       now: () => NOW_MS,
-      log: () => {},
+      logger: silent,
       ...options,
     });
     servers.push(custom);
@@ -345,4 +351,330 @@ describe('ICE servers in hello', () => {
       RangeError,
     );
   });
+});
+
+// Servers and sockets of the tests below, closed after each test.
+const extraServers: SignalingServer[] = [];
+const clientsToClose: WebSocket[] = [];
+afterEach(async () => {
+  for (const socket of clientsToClose.splice(0)) socket.terminate();
+  await Promise.all(extraServers.splice(0).map((s) => s.close()));
+});
+
+/** A server with `options` (STUN off, silent) on 127.0.0.1: its http:// and ws:// URLs. */
+async function startServer(options: Partial<SignalingServerOptions> = {}) {
+  const custom = createSignalingServer({
+    stunPort: 0,
+    iceServers: null,
+    logger: silent,
+    ...options,
+  });
+  extraServers.push(custom);
+  const { port } = await custom.listen(0, '127.0.0.1');
+  const http = `http://127.0.0.1:${port}`;
+  return { server: custom, http, ws: `ws://127.0.0.1:${port}${SIGNALING_PATH}` };
+}
+
+/** Opens a socket with `headers`; resolves with the HTTP status (101 when it opened). */
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    clientsToClose.push(socket);
+    socket.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.on('open', () => resolve(101));
+    socket.on('error', (error) => {
+      if (!error.message.startsWith('Unexpected server response')) reject(error);
+    });
+  });
+}
+
+/** A connected test client on `url`, past its hello. */
+async function open(url: string): Promise<{ client: Client; id: string }> {
+  const client = new Client(url);
+  clientsToClose.push(client.socket);
+  const hello = await client.next();
+  if (hello.type !== 'hello') throw new Error(`expected hello, got ${hello.type}`);
+  return { client, id: hello.id };
+}
+
+describe('limits', () => {
+  it('closes a socket over the rate limit with 4008, after the burst it is allowed', async () => {
+    const { ws } = await startServer({ rateMessagesPerS: 1, rateBurst: 5 });
+    const { client } = await open(ws);
+    for (let i = 0; i < 8; i++) client.send({ type: 'ping' });
+    for (let i = 0; i < 5; i++) expect(await client.next()).toEqual({ type: 'pong' });
+    expect(await client.closed).toEqual({ code: CloseCode.RATE_LIMITED, reason: 'rate limited' });
+  });
+
+  it('refills the bucket at the steady rate', async () => {
+    const { ws } = await startServer({ rateMessagesPerS: 20, rateBurst: 2 });
+    const { client } = await open(ws);
+    for (let i = 0; i < 6; i++) {
+      client.send({ type: 'ping' });
+      expect(await client.next()).toEqual({ type: 'pong' });
+      await new Promise((resolve) => setTimeout(resolve, 60)); // > 1/20 s
+    }
+  });
+
+  it('takes no more than maxSocketsPerIp from one address (429), and frees the slot on close', async () => {
+    const { ws } = await startServer({ maxSocketsPerIp: 2 });
+    const first = await open(ws);
+    await open(ws);
+    expect(await upgradeStatus(ws)).toBe(429);
+    first.client.socket.close();
+    await first.client.closed;
+    await expect.poll(() => upgradeStatus(ws)).toBe(101);
+  });
+
+  it('counts an IPv6 /64 as one address, and unwraps IPv4-mapped addresses', () => {
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(clientKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('with trustProxy, counts by the address the proxy appended to X-Forwarded-For', async () => {
+    const { ws } = await startServer({ maxSocketsPerIp: 1, trustProxy: true });
+    const via = (chain: string) => ({ 'x-forwarded-for': chain });
+    expect(await upgradeStatus(ws, via('198.51.100.1, 203.0.113.1'))).toBe(101);
+    expect(await upgradeStatus(ws, via('203.0.113.2'))).toBe(101);
+    // A client cannot pick its own slot by prepending addresses; the last one counts.
+    expect(await upgradeStatus(ws, via('198.51.100.9, 203.0.113.1'))).toBe(429);
+  });
+
+  it('ignores X-Forwarded-For unless told to trust it', async () => {
+    const { ws } = await startServer({ maxSocketsPerIp: 1 });
+    expect(await upgradeStatus(ws, { 'x-forwarded-for': '203.0.113.1' })).toBe(101);
+    expect(await upgradeStatus(ws, { 'x-forwarded-for': '203.0.113.2' })).toBe(429);
+  });
+
+  it('takes no more than maxSockets in all (503)', async () => {
+    const { ws } = await startServer({ maxSockets: 2, maxSocketsPerIp: 0 });
+    await open(ws);
+    await open(ws);
+    expect(await upgradeStatus(ws)).toBe(503);
+  });
+
+  it('closes a frame over maxFrameBytes with 1009', async () => {
+    const { ws } = await startServer({ maxFrameBytes: 1024 });
+    const { client } = await open(ws);
+    client.send({ type: 'ping', pad: 'x'.repeat(900) });
+    expect(await client.next()).toEqual({ type: 'pong' });
+    client.send({ type: 'ping', pad: 'x'.repeat(1100) });
+    expect((await client.closed).code).toBe(1009);
+  });
+
+  it('closes a text frame that is not UTF-8 with 1007', async () => {
+    const { ws } = await startServer();
+    const { client } = await open(ws);
+    client.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect((await client.closed).code).toBe(1007);
+  });
+
+  it('holds ROOM_SIZE people per room', async () => {
+    const { ws } = await startServer({ roomCapacity: 3 });
+    const people = [await open(ws), await open(ws), await open(ws), await open(ws)];
+    for (const [i, person] of people.slice(0, 3).entries()) {
+      person.client.send({ type: 'join', room: ROOM });
+      expect(await person.client.next()).toMatchObject({ type: 'joined', peers: { length: i } });
+    }
+    people[3]!.client.send({ type: 'join', room: ROOM });
+    expect(await people[3]!.client.next()).toMatchObject({ type: 'error', code: 'room-full' });
+    expect((await people[3]!.client.closed).code).toBe(CloseCode.ROOM_FULL);
+  });
+});
+
+describe('origin check at the upgrade', () => {
+  it('by default admits only pages of the host the request is addressed to', async () => {
+    const { ws, http } = await startServer();
+    expect(await upgradeStatus(ws, { origin: http })).toBe(101);
+    expect(await upgradeStatus(ws, { origin: http.toUpperCase() })).toBe(101);
+    expect(await upgradeStatus(ws, { origin: 'http://evil.example' })).toBe(403);
+    expect(await upgradeStatus(ws, { origin: 'http://127.0.0.1' })).toBe(403); // other port
+    expect(await upgradeStatus(ws, { origin: 'null' })).toBe(403);
+    expect(await upgradeStatus(ws)).toBe(101); // no Origin: not a browser
+  });
+
+  it('admits exactly ALLOWED_ORIGINS when set, or anyone with *', async () => {
+    const listed = await startServer({ allowedOrigins: ['https://chat.example.org'] });
+    expect(await upgradeStatus(listed.ws, { origin: 'https://chat.example.org' })).toBe(101);
+    expect(await upgradeStatus(listed.ws, { origin: 'https://CHAT.example.org:443' })).toBe(101);
+    expect(await upgradeStatus(listed.ws, { origin: 'http://chat.example.org' })).toBe(403);
+    expect(await upgradeStatus(listed.ws, { origin: listed.http })).toBe(403);
+    const any = await startServer({ allowedOrigins: ['*'] });
+    expect(await upgradeStatus(any.ws, { origin: 'http://evil.example' })).toBe(101);
+  });
+
+  it('compares hosts with default ports normalised', () => {
+    expect(isOriginAllowed('http://chat.example.org', 'chat.example.org:80', null)).toBe(true);
+    expect(isOriginAllowed('https://chat.example.org', 'chat.example.org:443', null)).toBe(true);
+    expect(isOriginAllowed('https://chat.example.org', 'chat.example.org:80', null)).toBe(false);
+    expect(isOriginAllowed('http://[::1]:8080', '[::1]:8080', null)).toBe(true);
+    expect(isOriginAllowed('http://chat.example.org', undefined, null)).toBe(false);
+    expect(isOriginAllowed('http://a.example/path', 'a.example', null)).toBe(false);
+  });
+});
+
+describe('metrics and logs', () => {
+  /** One `name{labels} value` sample of a Prometheus text exposition, or undefined. */
+  function sample(text: string, series: string): number | undefined {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  }
+
+  it('serves sockets, rooms, relayed frames and rejections by reason, never a room id', async () => {
+    const { ws, http } = await startServer();
+    const alice = await open(ws);
+    const bob = await open(ws);
+    alice.client.send({ type: 'join', room: ROOM });
+    await alice.client.next();
+    bob.client.send({ type: 'join', room: ROOM });
+    await bob.client.next();
+    await alice.client.next();
+    alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
+    await bob.client.next();
+    const bad = await open(ws);
+    bad.client.send('nonsense');
+    await bad.client.closed;
+    expect(await upgradeStatus(ws, { origin: 'http://evil.example' })).toBe(403);
+
+    const response = await fetch(`${http}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    await expect
+      .poll(async () => sample(await (await fetch(`${http}/metrics`)).text(), 'signaling_sockets'))
+      .toBe(2);
+    expect(sample(text, 'signaling_rooms')).toBe(1);
+    expect(sample(text, 'signaling_frames_relayed_total')).toBe(1);
+    expect(sample(text, 'signaling_rejections_total{reason="malformed"}')).toBe(1);
+    expect(sample(text, 'signaling_rejections_total{reason="origin"}')).toBe(1);
+    expect(text).toContain('process_resident_memory_bytes');
+    expect(text).not.toContain(ROOM);
+    expect(text).not.toContain(alice.id);
+  });
+
+  it('logs socket events without content or addresses at info, only types and sizes at debug', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const { ws } = await startServer({ logger });
+    const alice = await open(ws);
+    const bob = await open(ws);
+    alice.client.send({ type: 'join', room: ROOM });
+    await alice.client.next();
+    bob.client.send({ type: 'join', room: ROOM });
+    await bob.client.next();
+    await alice.client.next();
+    const sdp = 'v=0\r\no=- SECRET-SDP-MARKER 2 IN IP4 127.0.0.1\r\n';
+    const candidate = 'candidate:1 1 udp 1 198.51.100.77 40000 typ srflx';
+    alice.client.send({ type: 'signal', to: bob.id, data: { type: 'offer', sdp } });
+    alice.client.send({
+      type: 'signal',
+      to: bob.id,
+      data: { type: 'candidate', candidate: { candidate, sdpMLineIndex: 0, sdpMid: '0' } },
+    });
+    await bob.client.next();
+    await bob.client.next();
+    alice.client.send('{"type":"chat","text":"SECRET-CHAT-MARKER"}');
+    await alice.client.closed;
+    await expect.poll(() => lines.some((l) => l.msg === 'socket closed')).toBe(true);
+
+    const all = JSON.stringify(lines);
+    for (const secret of ['SECRET-SDP-MARKER', '198.51.100.77', 'SECRET-CHAT-MARKER', ROOM]) {
+      expect(all).not.toContain(secret);
+    }
+    // The listening address is the only one logged; clients are tags.
+    expect(JSON.stringify(lines.filter((l) => l.msg !== 'listening'))).not.toContain('127.0.0.1');
+    const messages = lines.map((l) => l.msg);
+    expect(messages).toEqual(
+      expect.arrayContaining(['listening', 'socket opened', 'closing socket', 'socket closed']),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'frame', type: 'signal', kind: 'candidate' }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'closing socket', code: 4000, reason: 'malformed' }),
+    );
+    const opened = lines.find((l) => l.msg === 'socket opened');
+    expect(opened?.client).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+describe('shutdown', () => {
+  it('closes every socket with 1001 and resolves once they are gone', async () => {
+    const { server: custom, http, ws } = await startServer({ closeGraceMs: 5000 });
+    const { client } = await open(ws);
+    const started = Date.now();
+    await custom.close();
+    expect(await client.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(Date.now() - started).toBeLessThan(2500); // not waiting for stragglers
+    await expect(fetch(`${http}/healthz`)).rejects.toThrow();
+  });
+
+  it('cuts a socket that never answers the close within closeGraceMs', async () => {
+    const { server: custom, http } = await startServer({ closeGraceMs: 200 });
+    const port = Number(new URL(http).port);
+    // A raw client that completes the handshake, then reads nothing and never answers.
+    const raw = tcpConnect(port, '127.0.0.1');
+    raw.on('error', () => {});
+    raw.write(
+      'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise((resolve) => raw.once('data', resolve));
+    const ended = new Promise((resolve) => raw.on('close', resolve));
+    const started = Date.now();
+    await custom.close();
+    await ended;
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('npm start exits 0 within 5 s of SIGTERM, having closed sockets with 1001', async () => {
+    const child = spawn('node_modules/.bin/tsx', ['signaling/main.ts'], {
+      // `globalThis.process`: in test files a bare `process` is the page build's browser shim.
+      env: {
+        ...globalThis.process.env,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        STUN_PORT: '0',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      // 'close', not 'exit': stdout has been read to the end by then.
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const logs: Record<string, unknown>[] = [];
+      const port = await new Promise<number>((resolve, reject) => {
+        let pending = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          const lines = (pending + chunk.toString()).split('\n');
+          pending = lines.pop() ?? '';
+          for (const line of lines) logs.push(JSON.parse(line) as Record<string, unknown>);
+          const listening = logs.find((entry) => entry.msg === 'listening');
+          if (listening) resolve(listening.port as number);
+        });
+        void exited.then(() => reject(new Error(`main exited early: ${JSON.stringify(logs)}`)));
+      });
+      const { client } = await open(`ws://127.0.0.1:${port}${SIGNALING_PATH}`);
+      const started = Date.now();
+      child.kill('SIGTERM');
+      expect(await client.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(logs.map((entry) => entry.msg)).toEqual(
+        expect.arrayContaining(['shutting down', 'stopped']),
+      );
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
 });

@@ -678,3 +678,16 @@ describe('shutdown', () => {
     }
   }, 30_000);
 });
+
+describe('without a built page', () => {
+  it('still signals, and tells a browser to build the page', async () => {
+    const missing = join(tmpdir(), `no-page-${process.pid}-${Date.now()}`);
+    const { http, ws } = await startServer({ staticDir: missing });
+    const page = await fetch(`${http}/`);
+    expect(page.status).toBe(503);
+    expect(await page.text()).toBe('page not built: npm run build\n');
+    expect(await (await fetch(`${http}/healthz`)).text()).toBe('ok\n');
+    const { id } = await open(ws);
+    expect(id).toMatch(/^p[0-9a-f]{16}$/);
+  });
+});

@@ -250,10 +250,13 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   const perClient = new Map<string, number>();
   let closing: Promise<void> | null = null;
 
-  const pageBuilt = existsSync(staticDir);
-  if (!pageBuilt) logger.warn({ staticDir }, 'no built page; run `npm run build`');
+  // sirv lists the directory when it is created and throws if it is missing, so without a built
+  // page there is no static handler at all: signaling still works, pages get a 503 saying why.
   // `single`: every unknown path (a room link, /r/<id>) gets index.html, the app routes itself.
-  const serveStatic = sirv(staticDir, { single: true, etag: true, gzip: false });
+  const serveStatic = existsSync(staticDir)
+    ? sirv(staticDir, { single: true, etag: true, gzip: false })
+    : null;
+  if (!serveStatic) logger.warn({ staticDir }, 'no built page; run `npm run build`');
 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url?.split('?')[0];
@@ -271,7 +274,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       );
       return;
     }
-    if (!pageBuilt) {
+    if (!serveStatic) {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('page not built: npm run build\n');
       return;
     }

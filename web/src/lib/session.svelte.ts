@@ -97,6 +97,8 @@ export class RoomSession {
   #peerState = $state<PeerState>('absent');
   #messages = $state.raw<readonly ConversationEntry[]>([]);
   #durability = $state<Durability | null>(null);
+  /** The stored conversation is loaded (`durability` is set then too). */
+  #isLoaded = $derived(this.#durability !== null);
   #liveRttMs = $state<number | null>(null);
   #sas = $state<string | null>(null);
   #verified = $state(false);
@@ -157,6 +159,8 @@ export class RoomSession {
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #conversation = new Conversation();
+  /** Settles once the stored conversation is loaded; data-channel work queues behind it. */
+  #loaded: Promise<void> = Promise.resolve();
   #writer: SnapshotWriter | null = null;
   /** This attempt's SDP, ours and theirs, for the short authentication string. */
   #localSdp: string | null = null;
@@ -183,6 +187,7 @@ export class RoomSession {
    * connection nothing can be sent: the draft just waits in the text box (issue #2).
    */
   get canSend(): boolean {
+    if (!this.#isLoaded) return false;
     return this.#peerState === 'open' || (this.#everOpen && this.#remoteId !== null);
   }
   /** Where unacknowledged messages are kept: `indexeddb` survives a reload, `memory` does not. */
@@ -328,9 +333,10 @@ export class RoomSession {
   start(): () => void {
     let stopped = false;
     const store = openOutboxStore();
-    void store.load(this.roomId).then((snapshot) => {
+    // The outbox loads while signaling connects (both take a round trip, neither needs the other);
+    // only data-channel traffic waits for it (#afterLoad), so frames meet the restored outbox.
+    this.#loaded = store.load(this.roomId).then((snapshot) => {
       if (stopped) return;
-      // Load before connecting: frames must meet the restored outbox and delivery record.
       this.#conversation = new Conversation({ snapshot: snapshot ?? undefined });
       this.#messages = this.#conversation.entries;
       this.#durability = store.durability;
@@ -343,8 +349,8 @@ export class RoomSession {
           this.#write(this.#conversation.saved(saved));
         },
       });
-      this.#connectSignaling();
     });
+    this.#connectSignaling();
     this.#pingTimer = setInterval(() => {
       const ping = this.#peerState === 'open' ? this.#conversation.ping(Date.now()) : null;
       if (ping) this.#write([ping]);
@@ -361,7 +367,12 @@ export class RoomSession {
 
   #connectSignaling(): void {
     this.#client = new SignalingClient(signalingUrl(location), {
-      open: () => this.#mark('Signaling connected'),
+      open: () => {
+        this.#mark('Signaling connected');
+        // Join at once: the server greets every socket with hello first, so our ICE servers
+        // arrive before anything the join brings (one round trip saved).
+        this.#client?.send({ type: 'join', room: this.roomId, resume: this.#resumeToken });
+      },
       message: (message) => this.#onServerMessage(message),
       closed: (_code, _reason, retryInMs) => {
         if (this.#server === 'room-full') return;
@@ -420,7 +431,6 @@ export class RoomSession {
       case 'hello':
         this.#iceServers = message.iceServers;
         if (!this.#natReport && !this.#natProbing) void this.#probeNat();
-        this.#client?.send({ type: 'join', room: this.roomId, resume: this.#resumeToken });
         return;
       case 'joined':
         if (this.#server === 'reconnecting') this.#mark('Signaling reconnected', true);
@@ -531,11 +541,17 @@ export class RoomSession {
           this.#everOpen = true;
           this.#peerState = 'open';
           this.#failure = null;
-          this.#apply(this.#conversation.connect());
+          void this.#loaded.then(() => {
+            if (link === this.#peer && this.#attempt?.open)
+              this.#apply(this.#conversation.connect());
+          });
           void this.#pollStats();
         },
         message: (text) => {
-          if (link === this.#peer) this.#apply(this.#conversation.receive(text, Date.now()));
+          // Promise callbacks run in order, so messages keep theirs while the outbox loads.
+          void this.#loaded.then(() => {
+            if (link === this.#peer) this.#apply(this.#conversation.receive(text, Date.now()));
+          });
         },
         states: (states) => {
           if (link !== this.#peer || !this.#attempt) return;

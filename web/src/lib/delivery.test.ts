@@ -423,9 +423,14 @@ describe('Conversation under a flapping link (property)', () => {
           const sender = peers[from];
           const got = texts(peers[to].conversation.entries, 'peer');
           const mine = texts(sender.conversation.entries, 'me');
-          // No duplicates, and in the order they were written.
+          // No duplicates, and in the order they were written. Order has one exception: a
+          // receiver that lost its storage (memory-only mode, then a reload) cannot place a message
+          // that a sender, reloaded from an older save, resends after newer ones already arrived
+          // (found by this property, seed 398916074): it has no record left to order by.
           expect(new Set(got).size).toBe(got.length);
-          expect(got.map(order)).toEqual([...got.map(order)].sort((x, y) => x - y));
+          if (!peers[to].forgot) {
+            expect(got.map(order)).toEqual([...got.map(order)].sort((x, y) => x - y));
+          }
           // Nothing the sender still knows about is missing (unless the receiver lost its
           // storage), and nothing is made up.
           if (!peers[to].forgot) expect(got).toEqual(expect.arrayContaining(mine));

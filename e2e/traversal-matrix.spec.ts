@@ -124,7 +124,10 @@ async function buildCell(
 function describePair(pair: BrowserSelectedPair | null): string {
   if (!pair) return '(none)';
   const relay = pair.localRelayProtocol ? ` via TURN/${pair.localRelayProtocol}` : '';
-  return `${pair.localType} ${pair.localAddress}:${pair.localPort}${relay} ↔ ${pair.remoteType} ${pair.remoteAddress}:${pair.remotePort}`;
+  // Chromium hides mDNS host and remote prflx addresses from stats (webrtc-stats §7.14).
+  const local = pair.localAddress || '(hidden)';
+  const remote = pair.remoteAddress || '(hidden)';
+  return `${pair.localType} ${local}:${pair.localPort}${relay} ↔ ${pair.remoteType} ${remote}:${pair.remotePort}`;
 }
 
 async function expectClassified(page: Page, mode: NatMode): Promise<void> {

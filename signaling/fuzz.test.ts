@@ -10,6 +10,7 @@
  * Reproducible: `FUZZ_SEED=<n>` replays a run (the seed is in the summary line).
  */
 import fc from 'fast-check';
+import { mutated } from './testing/arbitraries.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,25 +113,8 @@ const VALID: readonly object[] = [
 
 /** Near misses: one value inside a valid message swapped for any JSON value. */
 const nearMisses = fc
-  .sample(fc.tuple(fc.constantFrom(...VALID), fc.nat(), fc.jsonValue({ maxDepth: 2 })), {
-    seed: SEED,
-    numRuns: 3000,
-  })
-  .map(([message, at, replacement]) => {
-    const copy = JSON.parse(JSON.stringify(message)) as Record<string, unknown>;
-    const slots: [Record<string, unknown>, string][] = [];
-    const walk = (value: unknown) => {
-      if (typeof value !== 'object' || value === null) return;
-      for (const key of Object.keys(value)) {
-        slots.push([value as Record<string, unknown>, key]);
-        walk((value as Record<string, unknown>)[key]);
-      }
-    };
-    walk(copy);
-    const slot = slots[at % slots.length]!;
-    slot[0][slot[1]] = replacement;
-    return JSON.stringify(copy);
-  })
+  .sample(mutated(fc.constantFrom(...VALID)), { seed: SEED, numRuns: 3000 })
+  .map((value) => JSON.stringify(value))
   .filter((text) => parseClientMessage(text) === null);
 const jsonJunk = fc
   .sample(fc.json(), { seed: SEED + 1, numRuns: 2000 })

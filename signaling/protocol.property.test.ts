@@ -4,6 +4,7 @@
  * a JSON round trip. Example-based tests of the same functions are in protocol.test.ts.
  */
 import fc from 'fast-check';
+import { mutated } from './testing/arbitraries.ts';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_CANDIDATE_CHARS,
@@ -101,30 +102,6 @@ const serverMessage = fc.oneof(
   }),
   fc.constant({ type: 'pong' }),
 );
-
-/**
- * A valid message with one value somewhere inside replaced by any JSON value: the near misses a
- * hostile or buggy peer sends (a number for a string, an array for an object, ...).
- */
-function mutated(messages: fc.Arbitrary<object>): fc.Arbitrary<unknown> {
-  return fc
-    .tuple(messages, fc.nat(), fc.jsonValue({ maxDepth: 2 }))
-    .map(([message, pick, replacement]) => {
-      const copy = JSON.parse(JSON.stringify(message)) as unknown;
-      const slots: [Record<string, unknown>, string][] = [];
-      const walk = (value: unknown) => {
-        if (typeof value !== 'object' || value === null) return;
-        for (const key of Object.keys(value)) {
-          slots.push([value as Record<string, unknown>, key]);
-          walk((value as Record<string, unknown>)[key]);
-        }
-      };
-      walk(copy);
-      const slot = slots[pick % Math.max(1, slots.length)];
-      if (slot) slot[0][slot[1]] = replacement;
-      return copy;
-    });
-}
 
 /** Texts a parser may be handed: anything, any JSON, valid messages, near misses. */
 function frames(messages: fc.Arbitrary<object>): fc.Arbitrary<string> {

@@ -49,17 +49,35 @@ export interface PeerOptions {
   iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
+/**
+ * Send-buffer marks of {@link PeerLink.sendWhenReady}, bytes: it waits while more than the high
+ * mark is queued in the data channel, and resumes at `bufferedamountlow`, which fires once the
+ * queue falls to the low mark (`bufferedAmountLowThreshold`, webrtc-pc §6.2). Chromium fails a
+ * `send()` past 16 MiB queued ("send queue is full"). simple-peer's own stream path (`write()`,
+ * then `drain`) keeps at most 64 KiB queued: as fast on loopback (bench/, BENCHMARKS.md), where
+ * Chromium's SCTP stack is the limit, but it leaves the channel idle sooner on a faster path.
+ */
+export const SEND_BUFFER_HIGH_BYTES = 1024 * 1024;
+export const SEND_BUFFER_LOW_BYTES = SEND_BUFFER_HIGH_BYTES / 4;
+
 /** One peer connection to the other person of the room. */
 export class PeerLink {
   readonly #peer: SimplePeer.Instance;
   readonly #pc: RTCPeerConnection;
   readonly #createdAt = performance.now();
   #closed = false;
+  /** Settles the promise senders wait on in {@link PeerLink.sendWhenReady}; `null` if none. */
+  #wakeSenders: (() => void) | null = null;
+  #drained: Promise<void> | null = null;
 
   constructor(options: PeerOptions, events: PeerEvents) {
     this.#peer = new SimplePeer({
       initiator: options.initiator,
       trickle: true,
+      // Text stays a string: in byte mode simple-peer's stream turns each message into a Buffer
+      // (the `buffer` polyfill encodes UTF-8 in JS) that we then decoded again, which held the
+      // data channel to ~0.65× a bare channel's throughput (bench/, BENCHMARKS.md).
+      objectMode: true,
       config: {
         iceServers: options.iceServers,
         iceTransportPolicy: options.iceTransportPolicy ?? 'all',
@@ -70,13 +88,20 @@ export class PeerLink {
     this.#pc = (this.#peer as unknown as { _pc: RTCPeerConnection })._pc;
     const decoder = new TextDecoder();
     this.#peer.on('signal', (data: unknown) => events.signal(data as SignalData));
-    this.#peer.on('connect', () => events.open());
+    this.#peer.on('connect', () => {
+      // simple-peer keeps its RTCDataChannel in `_channel`; its own threshold serves `write()`.
+      const channel = (this.#peer as unknown as { _channel: RTCDataChannel })._channel;
+      channel.bufferedAmountLowThreshold = SEND_BUFFER_LOW_BYTES;
+      channel.addEventListener('bufferedamountlow', () => this.#wakeSenders?.());
+      events.open();
+    });
     this.#peer.on('data', (chunk: string | Uint8Array) =>
       events.message(typeof chunk === 'string' ? chunk : decoder.decode(chunk)),
     );
     const finish = (error: { code: string; message: string } | null) => {
       if (this.#closed) return;
       this.#closed = true;
+      this.#wakeSenders?.();
       events.closed(error);
     };
     this.#peer.on('error', (error: Error & { code?: string }) =>
@@ -125,6 +150,36 @@ export class PeerLink {
     if (this.#closed || !this.#peer.connected) return false;
     this.#peer.send(text);
     return true;
+  }
+
+  /** Bytes queued in the data channel and not yet sent (0 before it opens). */
+  get bufferedAmount(): number {
+    return this.#peer.bufferSize;
+  }
+
+  /**
+   * Sends one text message once the data channel has room: while more than
+   * {@link SEND_BUFFER_HIGH_BYTES} are queued it waits for the queue to drain to
+   * {@link SEND_BUFFER_LOW_BYTES}, so a burst never overflows the browser's send queue. Calls keep
+   * their order: a call made while others wait queues behind them. Resolves `false` (nothing
+   * sent) if the channel is not open or closes meanwhile.
+   */
+  async sendWhenReady(text: string): Promise<boolean> {
+    while (
+      !this.#closed &&
+      this.#peer.connected &&
+      (this.#drained !== null || this.bufferedAmount > SEND_BUFFER_HIGH_BYTES)
+    ) {
+      this.#drained ??= new Promise((resolve) => {
+        this.#wakeSenders = () => {
+          this.#drained = null;
+          this.#wakeSenders = null;
+          resolve();
+        };
+      });
+      await this.#drained;
+    }
+    return this.send(text);
   }
 
   /** One `getStats()` snapshot, or `null` once the connection is closed. */

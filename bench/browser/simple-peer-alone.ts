@@ -1,0 +1,7 @@
+/**
+ * simple-peer and nothing else, for the page-weight breakdown (bench/page-weight.ts): what the
+ * library and the Node polyfills it pulls in weigh without our code.
+ */
+import SimplePeer from 'simple-peer';
+
+(globalThis as { SimplePeer?: unknown }).SimplePeer = SimplePeer;

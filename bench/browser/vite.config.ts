@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import { nodePolyfills } from 'vite-plugin-node-polyfills';
+
+/**
+ * The throughput harness page (bench/browser/harness.ts), bundled the way the app bundles
+ * PeerLink: the same Node polyfills simple-peer needs (see the root vite.config.ts). The runner
+ * passes `build.outDir`.
+ */
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  logLevel: 'warn',
+  plugins: [
+    nodePolyfills({
+      include: ['events', 'process'],
+      globals: { global: true, process: true, Buffer: false },
+    }),
+  ],
+  build: { target: 'es2022', emptyOutDir: true },
+});

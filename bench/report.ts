@@ -1,0 +1,502 @@
+/**
+ * BENCHMARKS.md from the results of one run: the machine, a summary table (each figure's median
+ * and spread, its baseline, the ratio and the goal), then each benchmark's detail. Pure: the
+ * runner gathers, this only formats.
+ */
+import { availableParallelism } from 'node:os';
+import { PAGE_BUDGET_BYTES, type PageWeightResult } from './page-weight.ts';
+import type { SetupKind, SetupResult } from './setup-lab.ts';
+import { summarizeLoad, type LoadResult, type LoadSummary } from './signaling-load.ts';
+import type { StartupResult } from './startup.ts';
+import type { Summary } from './stats.ts';
+import type { ThroughputResult } from './throughput.ts';
+
+/** What the machine did while a benchmark ran, in % of all its cores over that time. */
+export interface LoadSpan {
+  /** CPU used by the bench's own processes (servers, load, browsers). */
+  benchCpuPercent: number;
+  /** CPU used by everything else: other work on a shared machine, which skews timings. */
+  othersCpuPercent: number;
+}
+
+/** One benchmark's outcome: its result, the error that stopped it, or absent when not run. */
+export type Outcome<T> =
+  { ok: true; value: T; load: LoadSpan } | { ok: false; error: string; load: LoadSpan } | undefined;
+
+/** A note on what else the machine was doing, for the head of a benchmark's section. */
+function loadNote(load: LoadSpan): string {
+  return `While it ran, other processes used at most ${load.othersCpuPercent.toFixed(0)}% of the machine's CPU (${LOAD_NOTE_CORES}) and the bench ${load.benchCpuPercent.toFixed(0)}%.`;
+}
+
+const LOAD_NOTE_CORES = `${availableParallelism()} cores`;
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryBytes: number;
+  kernel: string;
+  node: string;
+  chromium: string;
+  /** Package name → installed version. */
+  packages: Record<string, string>;
+  /** 1-minute load average before and after the run: other work on the machine. */
+  loadBefore: number;
+  loadAfter: number;
+}
+
+export interface BenchResults {
+  quick: boolean;
+  startedAt: Date;
+  durationMs: number;
+  machine: MachineInfo;
+  load: Outcome<LoadResult>;
+  setup: Outcome<SetupResult>;
+  throughput: Outcome<ThroughputResult>;
+  pageWeight: Outcome<PageWeightResult>;
+  startup: Outcome<StartupResult>;
+}
+
+/** The goals of the issue, as ratio bounds. */
+export const GOALS = {
+  signalingThroughput: { min: 0.8 },
+  signalingMemory: { max: 1.5 },
+  setup: { max: 1.5 },
+  dataThroughput: { min: 0.8 },
+} as const;
+
+type Goal = { min: number } | { max: number };
+
+function num(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** `412 (380–460)`: the median, and the min–max over the runs when there is more than one. */
+function fig(summary: Summary | undefined, digits = 0, scale = 1): string {
+  if (!summary || summary.n === 0) return '—';
+  const median = num(summary.median * scale, digits);
+  if (summary.n === 1) return median;
+  return `${median} (${num(summary.min * scale, digits)}–${num(summary.max * scale, digits)})`;
+}
+
+function ratioOf(ours: Summary | undefined, base: Summary | undefined): number {
+  return ours && base && base.median !== 0 ? ours.median / base.median : NaN;
+}
+
+function ratio(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(2)}×` : '—';
+}
+
+function goalText(goal: Goal): string {
+  return 'min' in goal ? `≥ ${goal.min}×` : `≤ ${goal.max}×`;
+}
+
+function verdict(value: number, goal: Goal): string {
+  if (!Number.isFinite(value)) return '—';
+  const met = 'min' in goal ? value >= goal.min : value <= goal.max;
+  return met ? 'met' : '**missed**';
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function machineSection(results: BenchResults): string {
+  const m = results.machine;
+  const rows = [
+    ['CPU', `${m.cpu}, ${m.cores} cores`],
+    ['Memory', `${num(m.memoryBytes / 2 ** 30, 1)} GiB`],
+    ['Kernel', m.kernel],
+    ['Node', m.node],
+    ['Chromium', m.chromium],
+    ...Object.entries(m.packages).map(([name, version]) => [name, version]),
+    [
+      'Load average (1 min) before → after',
+      `${m.loadBefore.toFixed(2)} → ${m.loadAfter.toFixed(2)} (other work on the machine skews timings)`,
+    ],
+  ];
+  return `## Machine\n\n${table(['', ''], rows)}`;
+}
+
+function summarySection(results: BenchResults): string {
+  const rows: string[][] = [];
+  const { load, setup, throughput, pageWeight, startup } = results;
+  if (load?.ok) {
+    const ours = summarizeLoad(load.value, 'ours');
+    const bare = summarizeLoad(load.value, 'bare');
+    const sat = ratioOf(ours.saturatedRate, bare.saturatedRate);
+    const ladder = ratioOf(ours.maxRateUnderLimit, bare.maxRateUnderLimit);
+    const memory = ratioOf(ours.bytesPerSocket, bare.bytesPerSocket);
+    const limit = load.value.options.p99LimitMs;
+    rows.push(
+      [
+        '1',
+        'Signaling throughput, saturated (relays/s)',
+        fig(ours.saturatedRate),
+        `bare ws: ${fig(bare.saturatedRate)}`,
+        ratio(sat),
+        goalText(GOALS.signalingThroughput),
+        verdict(sat, GOALS.signalingThroughput),
+      ],
+      [
+        '1',
+        `Signaling: highest rate with p99 < ${limit} ms (relays/s)`,
+        fig(ours.maxRateUnderLimit),
+        `bare ws: ${fig(bare.maxRateUnderLimit)}`,
+        ratio(ladder),
+        goalText(GOALS.signalingThroughput),
+        verdict(ladder, GOALS.signalingThroughput),
+      ],
+      [
+        '1',
+        'Signaling: server CPU per relay, saturated (µs; lower is better)',
+        fig(ours.saturatedCpuPerRelayUs, 1),
+        `bare ws: ${fig(bare.saturatedCpuPerRelayUs, 1)}`,
+        ratio(ratioOf(ours.saturatedCpuPerRelayUs, bare.saturatedCpuPerRelayUs)),
+        '',
+        '',
+      ],
+      [
+        '1',
+        `Signaling: server RSS per socket at ${num(ours.sockets.median)} sockets (KiB)`,
+        fig(ours.bytesPerSocket, 1, 1 / 1024),
+        `bare ws: ${fig(bare.bytesPerSocket, 1, 1 / 1024)}`,
+        ratio(memory),
+        goalText(GOALS.signalingMemory),
+        verdict(memory, GOALS.signalingMemory),
+      ],
+    );
+  }
+  if (setup?.ok) {
+    const { ours, raw, link } = setup.value.summaries;
+    const r = ratioOf(ours.totalMs, raw.totalMs);
+    rows.push(
+      [
+        '2',
+        'Setup cone ↔ cone: B opens link → data channel open (ms)',
+        fig(ours.totalMs),
+        `bare RTCPeerConnection: ${fig(raw.totalMs)}`,
+        ratio(r),
+        goalText(GOALS.setup),
+        verdict(r, GOALS.setup),
+      ],
+      [
+        '2',
+        'Setup: peer connection created → data channel open (ms)',
+        `app ${fig(ours.webrtcMs)}; PeerLink alone ${fig(link.webrtcMs)}`,
+        `bare: ${fig(raw.webrtcMs)}`,
+        `${ratio(ratioOf(ours.webrtcMs, raw.webrtcMs))}; ${ratio(ratioOf(link.webrtcMs, raw.webrtcMs))}`,
+        '',
+        '',
+      ],
+    );
+  }
+  if (throughput?.ok) {
+    const { raw, link } = throughput.value.mbPerSecond;
+    const r = ratioOf(link, raw);
+    rows.push([
+      '3',
+      'Data channel throughput, PeerLink (MB/s)',
+      fig(link, 1),
+      `bare RTCDataChannel: ${fig(raw, 1)}`,
+      ratio(r),
+      goalText(GOALS.dataThroughput),
+      verdict(r, GOALS.dataThroughput),
+    ]);
+  }
+  if (pageWeight?.ok) {
+    const total = pageWeight.value.totalGzipBytes;
+    rows.push([
+      '4',
+      'Page weight, JS + CSS gzip (kB)',
+      num(total / 1000, 1),
+      `budget: ${num(PAGE_BUDGET_BYTES / 1000, 0)}`,
+      ratio(total / PAGE_BUDGET_BYTES),
+      '≤ 1×',
+      verdict(total / PAGE_BUDGET_BYTES, { max: 1 }),
+    ]);
+  }
+  if (startup?.ok) {
+    rows.push([
+      '5',
+      'Server start-up → first accepted socket (ms)',
+      fig(startup.value.ours),
+      `bare ws: ${fig(startup.value.bare)}`,
+      ratio(ratioOf(startup.value.ours, startup.value.bare)),
+      '',
+      '',
+    ]);
+  }
+  const failed = (
+    [
+      ['1 Signaling load', load],
+      ['2 Connection setup', setup],
+      ['3 Data channel throughput', throughput],
+      ['4 Page weight', pageWeight],
+      ['5 Start-up', startup],
+    ] as const
+  )
+    .filter(([, outcome]) => outcome && !outcome.ok)
+    .map(
+      ([name, outcome]) => `- ${name} did not complete: ${(outcome as { error: string }).error}`,
+    );
+  return [
+    '## Summary',
+    '',
+    'Each figure is the median over the runs, with the min–max spread in brackets; the ratio is ours ÷ baseline, both measured in this run.',
+    '',
+    table(['#', 'Figure', 'Ours', 'Baseline', 'Ratio', 'Goal', ''], rows),
+    ...(failed.length ? ['', ...failed] : []),
+  ].join('\n');
+}
+
+function atRateRows(rates: readonly number[], ours: LoadSummary, bare: LoadSummary): string[][] {
+  return rates
+    .filter((rate) => ours.atRate.has(rate) || bare.atRate.has(rate))
+    .map((rate) => {
+      const o = ours.atRate.get(rate);
+      const b = bare.atRate.get(rate);
+      return [
+        num(rate),
+        fig(o?.p50Ms, 2),
+        fig(o?.p99Ms, 1),
+        fig(o?.loopMaxMs),
+        fig(o?.cpu),
+        fig(o?.cpuPerRelayUs),
+        fig(b?.p50Ms, 2),
+        fig(b?.p99Ms, 1),
+        fig(b?.loopMaxMs),
+        fig(b?.cpu),
+        fig(b?.cpuPerRelayUs),
+      ];
+    });
+}
+
+function loadSection(outcome: Outcome<LoadResult>): string {
+  if (!outcome?.ok) return '';
+  const result = outcome.value;
+  const { options } = result;
+  const ours = summarizeLoad(result, 'ours');
+  const bare = summarizeLoad(result, 'bare');
+  const stopped = (['ours', 'bare'] as const)
+    .map((kind) => {
+      const reasons = result.runs.filter((run) => run.server === kind).map((run) => run.stoppedBy);
+      return `${kind}: ${reasons.join(', ')}`;
+    })
+    .join('; ');
+  return [
+    '## 1. Signaling load',
+    '',
+    loadNote(outcome.load),
+    '',
+    `${num(options.sockets)} sockets in two-person rooms on 127.0.0.1 (source addresses spread over 127.x.y.z, 20 sockets each), opened and driven by ${options.workers} load worker processes per server; ${options.rounds} round(s), each starting both servers and running every step on one, then on the other. Frames are trickled srflx candidates (~230 bytes). Our server is \`createSignalingServer\` as \`npm start\` configures it; the baseline is bench/signaling/bare-relay.ts, a 20-line \`ws\` relay that forwards frames unparsed. CPU is % of one core; RSS is read from /proc.${result.pinned ? ' Servers pinned to CPU 0, workers to CPU 1.' : ''}`,
+    '',
+    table(
+      ['', 'Ours', 'Bare ws'],
+      [
+        ['Sockets open', fig(ours.sockets), fig(bare.sockets)],
+        ['Ramp time (s)', fig(ours.rampMs, 1, 1 / 1000), fig(bare.rampMs, 1, 1 / 1000)],
+        [
+          'RSS after ramp (MiB)',
+          fig(ours.rssLoadedBytes, 0, 1 / 2 ** 20),
+          fig(bare.rssLoadedBytes, 0, 1 / 2 ** 20),
+        ],
+        [
+          'RSS per socket (KiB)',
+          fig(ours.bytesPerSocket, 1, 1 / 1024),
+          fig(bare.bytesPerSocket, 1, 1 / 1024),
+        ],
+        [
+          `Highest rate with p99 < ${options.p99LimitMs} ms (relays/s)`,
+          fig(ours.maxRateUnderLimit),
+          fig(bare.maxRateUnderLimit),
+        ],
+        ['Saturated throughput (relays/s)', fig(ours.saturatedRate), fig(bare.saturatedRate)],
+        ['Saturated p99 (ms)', fig(ours.saturatedP99Ms, 1), fig(bare.saturatedP99Ms, 1)],
+        ['Saturated server CPU (%)', fig(ours.saturatedServerCpu), fig(bare.saturatedServerCpu)],
+        [
+          'Saturated server CPU per relay (µs)',
+          fig(ours.saturatedCpuPerRelayUs, 1),
+          fig(bare.saturatedCpuPerRelayUs, 1),
+        ],
+        [
+          '… of which user space: JS, ws, V8 (µs)',
+          fig(ours.saturatedUserCpuPerRelayUs, 1),
+          fig(bare.saturatedUserCpuPerRelayUs, 1),
+        ],
+        [
+          'Saturated load workers CPU (%)',
+          fig(ours.saturatedWorkersCpu),
+          fig(bare.saturatedWorkersCpu),
+        ],
+      ],
+    ),
+    '',
+    `Open-loop ladder (${num(options.stepMs / 1000, 1)} s per step). A server leaves the ladder at its first rate with p99 ≥ ${options.p99LimitMs} ms, a lost relay, or workers that could not send the rate, twice in a row: ${stopped}. The figures are those of the last try. "Longest stall" is the server's largest event-loop delay in the step (bench/signaling/loop-monitor.ts): relays that arrive meanwhile wait that long.`,
+    '',
+    table(
+      [
+        'Rate (relays/s)',
+        'Ours p50 (ms)',
+        'Ours p99 (ms)',
+        'Ours longest stall (ms)',
+        'Ours CPU %',
+        'Ours CPU/relay (µs)',
+        'Bare p50 (ms)',
+        'Bare p99 (ms)',
+        'Bare longest stall (ms)',
+        'Bare CPU %',
+        'Bare CPU/relay (µs)',
+      ],
+      atRateRows(options.rates, ours, bare),
+    ),
+  ].join('\n');
+}
+
+function setupSection(outcome: Outcome<SetupResult>): string {
+  if (!outcome?.ok) return '';
+  const { summaries, failures } = outcome.value;
+  const kinds: SetupKind[] = ['ours', 'link', 'raw'];
+  const labels = [...new Set(kinds.flatMap((kind) => [...summaries[kind].phases.keys()]))].sort(
+    (a, b) =>
+      Math.min(...kinds.map((k) => summaries[k].phases.get(a)?.median ?? Infinity)) -
+      Math.min(...kinds.map((k) => summaries[k].phases.get(b)?.median ?? Infinity)),
+  );
+  const runs = kinds.map((k) => `${k} ${summaries[k].totalMs.n}`).join(', ');
+  const failed = kinds.filter((k) => failures[k] > 0).map((k) => `${k} ${failures[k]}`);
+  return [
+    '## 2. Connection setup in the NAT lab (cone ↔ cone)',
+    '',
+    loadNote(outcome.load),
+    '',
+    `B's timeline, ms since B opened its page (median, min–max). **App**: B opens A's room link; the steps are the ones its diagnostics panel lists. **PeerLink alone** and **bare**: B opens \`/healthz\` on the same server, the bench injects a peer (our PeerLink, or a bare RTCPeerConnection) and relays signaling itself; both use the app server's STUN. A step missing from some runs has a smaller n (in the app, who offers depends on the peer ids). Runs: ${runs}.${failed.length ? ` Failed runs: ${failed.join(', ')}.` : ''}`,
+    '',
+    table(
+      ['Step', 'App', 'PeerLink alone', 'Bare'],
+      labels.map((label) => [
+        label,
+        ...kinds.map((k) => {
+          const s = summaries[k].phases.get(label);
+          return s ? `${fig(s)}${s.n < summaries[k].totalMs.n ? ` (n=${s.n})` : ''}` : '';
+        }),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function throughputSection(outcome: Outcome<ThroughputResult>): string {
+  if (!outcome?.ok) return '';
+  const { mbPerSecond, sendErrors, transferBytes } = outcome.value;
+  const row = (name: string, variant: 'raw' | 'link' | 'stream', how: string): string[] => [
+    name,
+    how,
+    fig(mbPerSecond[variant], 1),
+    ratio(ratioOf(mbPerSecond[variant], mbPerSecond.raw)),
+    String(sendErrors[variant].errors) +
+      (sendErrors[variant].firstError ? ` (${sendErrors[variant].firstError})` : ''),
+  ];
+  return [
+    '## 3. Data channel throughput',
+    '',
+    loadNote(outcome.load),
+    '',
+    `Two Chromium processes on this machine (host candidates), ${num(transferBytes / 2 ** 20)} MiB of 16 KiB text messages per timed transfer after a warm-up, ${mbPerSecond.raw.n} round(s), variants in rotating order. MB = 10⁶ bytes.`,
+    '',
+    table(
+      ['Variant', 'Backpressure', 'MB/s', 'vs bare', 'Failed sends'],
+      [
+        row(
+          'Bare RTCDataChannel',
+          'raw',
+          'wait for `bufferedamountlow` above 1 MiB, threshold 256 KiB',
+        ),
+        row('PeerLink', 'link', '`sendWhenReady` (same marks)'),
+        row(
+          'simple-peer stream',
+          'stream',
+          '`write()` until it returns false, then `drain` (64 KiB mark)',
+        ),
+      ],
+    ),
+  ].join('\n');
+}
+
+function pageWeightSection(outcome: Outcome<PageWeightResult>): string {
+  if (!outcome?.ok) return '';
+  const {
+    assets,
+    jsGzipBytes,
+    cssGzipBytes,
+    totalGzipBytes,
+    simplePeerGzipBytes,
+    withoutSimplePeerGzipBytes,
+  } = outcome.value;
+  return [
+    '## 4. Page weight',
+    '',
+    loadNote(outcome.load),
+    '',
+    `A fresh \`vite build\` of the app; gzip at zlib's default level 6; kB = 1000 bytes. Budget ${num(PAGE_BUDGET_BYTES / 1000)} kB.`,
+    '',
+    table(
+      ['File', 'Bytes', 'gzip (kB)'],
+      [
+        ...assets.map((a) => [a.file, num(a.bytes), num(a.gzipBytes / 1000, 1)]),
+        ['JS in all', '', num(jsGzipBytes / 1000, 1)],
+        ['CSS in all', '', num(cssGzipBytes / 1000, 1)],
+        ['**Total**', '', `**${num(totalGzipBytes / 1000, 1)}**`],
+        ['simple-peer + its Node polyfills, bundled alone', '', num(simplePeerGzipBytes / 1000, 1)],
+        [
+          'The app with simple-peer stubbed out (our own code)',
+          '',
+          num(withoutSimplePeerGzipBytes / 1000, 1),
+        ],
+      ],
+    ),
+  ].join('\n');
+}
+
+function startupSection(outcome: Outcome<StartupResult>): string {
+  if (!outcome?.ok) return '';
+  return [
+    '## 5. Server start-up',
+    '',
+    loadNote(outcome.load),
+    '',
+    `From spawning the process to the first WebSocket the server accepts (client polling every 5 ms), ${outcome.value.ours.n} starts each, alternating. Ours as \`npm start\` runs it (\`tsx signaling/main.ts\`, STUN responder included); the baseline is the bare relay under the same \`tsx\`.`,
+    '',
+    table(
+      ['Server', 'ms'],
+      [
+        ['Ours', fig(outcome.value.ours)],
+        ['Bare ws', fig(outcome.value.bare)],
+      ],
+    ),
+  ].join('\n');
+}
+
+/** The whole of BENCHMARKS.md. */
+export function renderReport(results: BenchResults): string {
+  const mode = results.quick ? 'quick (`BENCH_QUICK=1`: fewer sockets, runs and bytes)' : 'full';
+  return [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` (bench/run.ts); do not edit by hand. Run: ${mode}, ${results.startedAt.toISOString()}, ${num(results.durationMs / 1000)} s. Benchmarks print figures; they never fail on timing.`,
+    '',
+    summarySection(results),
+    '',
+    machineSection(results),
+    '',
+    ...[
+      loadSection(results.load),
+      setupSection(results.setup),
+      throughputSection(results.throughput),
+      pageWeightSection(results.pageWeight),
+      startupSection(results.startup),
+    ].flatMap((section) => (section ? [section, ''] : [])),
+  ].join('\n');
+}

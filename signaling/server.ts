@@ -129,6 +129,14 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
+/**
+ * The heartbeat pings one slice of the sockets per tick, `HEARTBEAT_SLICES` ticks per interval:
+ * pinging 10,000 sockets in one go blocked the event loop for 220–350 ms every interval, which
+ * was the whole p99 of relay latency at fixed rates (bench/, BENCHMARKS.md). Each socket is still
+ * pinged once per interval, so a dead one is dropped within two intervals as before.
+ */
+const HEARTBEAT_SLICES = 20;
+
 interface Peer {
   /** Random until the socket joins with a resume token, then derived from it. */
   id: string;
@@ -138,6 +146,8 @@ interface Peer {
   /** `null` when rate limiting is off. */
   readonly bucket: TokenBucket | null;
   alive: boolean;
+  /** Which of the {@link HEARTBEAT_SLICES} heartbeat ticks pings this socket. */
+  readonly heartbeatSlice: number;
   /** A newer socket took over this peer id; this one's close must not touch the room. */
   replaced: boolean;
   /** Set once we decided to close the socket: frames still arriving are ignored. */
@@ -228,6 +238,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   if (turn) turnIceServer(turn, 'startup-check', now());
   const staticDir = options.staticDir ?? SERVER_DEFAULTS.staticDir;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? SERVER_DEFAULTS.heartbeatIntervalMs;
+  let nextHeartbeatSlice = 0;
   const rateMessagesPerS = options.rateMessagesPerS ?? SERVER_DEFAULTS.rateMessagesPerS;
   const rateBurst = options.rateBurst ?? SERVER_DEFAULTS.rateBurst;
   const maxSockets = options.maxSockets ?? SERVER_DEFAULTS.maxSockets;
@@ -455,6 +466,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
           ? new TokenBucket(rateMessagesPerS, rateBurst, performance.now())
           : null,
       alive: true,
+      heartbeatSlice: nextHeartbeatSlice++ % HEARTBEAT_SLICES,
       replaced: false,
       closedFor: null,
     };
@@ -500,8 +512,11 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
 
   // A socket that answered the last ping is pinged again; one that did not is cut. So a socket
   // that dies just after a pong is found within two intervals.
+  let heartbeatTick = 0;
   const heartbeat = setInterval(() => {
+    const slice = heartbeatTick++ % HEARTBEAT_SLICES;
     for (const peer of live) {
+      if (peer.heartbeatSlice !== slice) continue;
       if (!peer.alive) {
         if (peer.closedFor === null) {
           peer.closedFor = 'heartbeat';
@@ -514,7 +529,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       peer.alive = false;
       peer.socket.ping();
     }
-  }, heartbeatIntervalMs);
+  }, heartbeatIntervalMs / HEARTBEAT_SLICES);
   heartbeat.unref();
 
   async function shutDown(): Promise<void> {

@@ -7,20 +7,24 @@ import { defineConfig } from 'vitest/config';
  * One config for the page build (root `web/`, output `dist/web`, served by `signaling/server.ts`)
  * and for vitest (unit tests next to the code they test; Playwright specs in `e2e/` stay out).
  */
+/**
+ * What simple-peer (through readable-stream) needs of Node in a browser: `events`, `process`
+ * and `global` (its `buffer` it imports itself). One definition for the page and for the bench
+ * builds that bundle PeerLink (bench/), so they measure what ships.
+ */
+export function simplePeerPolyfills() {
+  return nodePolyfills({
+    include: ['events', 'process'],
+    globals: { global: true, process: true, Buffer: false },
+  });
+}
+
 export default defineConfig({
   root: 'web',
-  // simple-peer (through readable-stream) expects Node's `events`, `process` and `global`.
   plugins: [
     svelte({ configFile: fileURLToPath(new URL('svelte.config.js', import.meta.url)) }),
     // For the page only: under vitest the shims would replace Node's own `process` in tests.
-    ...(process.env.VITEST
-      ? []
-      : [
-          nodePolyfills({
-            include: ['events', 'process'],
-            globals: { global: true, process: true, Buffer: false },
-          }),
-        ]),
+    ...(process.env.VITEST ? [] : [simplePeerPolyfills()]),
   ],
   build: { outDir: '../dist/web', emptyOutDir: true, target: 'es2022' },
   server: {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'vite';
-import { nodePolyfills } from 'vite-plugin-node-polyfills';
+import { simplePeerPolyfills } from '../vite.config.ts';
 
 /** The goal: all JS and CSS of the page, gzipped, bytes (60 kB, kB = 1000 bytes). */
 export const PAGE_BUDGET_BYTES = 60 * 1000;
@@ -69,12 +69,7 @@ async function simplePeerAloneGzipBytes(): Promise<number> {
     await build({
       configFile: false,
       logLevel: 'warn',
-      plugins: [
-        nodePolyfills({
-          include: ['events', 'process'],
-          globals: { global: true, process: true, Buffer: false },
-        }),
-      ],
+      plugins: [simplePeerPolyfills()],
       build: {
         outDir,
         emptyOutDir: true,

@@ -17,7 +17,7 @@
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
-import { nodePolyfills } from 'vite-plugin-node-polyfills';
+import { simplePeerPolyfills } from '../vite.config.ts';
 import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab, type NatLab } from '../e2e/lab/nat-lab.ts';
 import type { Mark } from './browser/raw-peer.ts';
@@ -92,12 +92,7 @@ async function peerScript(entry: string): Promise<string> {
     configFile: false,
     logLevel: 'warn',
     // simple-peer (in link-peer.ts) needs what the app's build gives it; see vite.config.ts.
-    plugins: [
-      nodePolyfills({
-        include: ['events', 'process'],
-        globals: { global: true, process: true, Buffer: false },
-      }),
-    ],
+    plugins: [simplePeerPolyfills()],
     build: {
       write: false,
       target: 'es2022',

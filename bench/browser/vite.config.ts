@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
-import { nodePolyfills } from 'vite-plugin-node-polyfills';
+import { simplePeerPolyfills } from '../../vite.config.ts';
 
 /**
  * The throughput harness page (bench/browser/harness.ts), bundled the way the app bundles
@@ -10,11 +10,6 @@ import { nodePolyfills } from 'vite-plugin-node-polyfills';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   logLevel: 'warn',
-  plugins: [
-    nodePolyfills({
-      include: ['events', 'process'],
-      globals: { global: true, process: true, Buffer: false },
-    }),
-  ],
+  plugins: [simplePeerPolyfills()],
   build: { target: 'es2022', emptyOutDir: true },
 });

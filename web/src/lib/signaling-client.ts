@@ -110,7 +110,7 @@ export class SignalingClient {
       // The close event of a dead TCP path may take minutes; stop waiting for it.
       this.#socket = null;
       clearInterval(this.#pingTimer);
-      socket.close(4000, 'heartbeat timeout');
+      socket.close(1000, 'heartbeat timeout'); // not a protocol error: 4000 is the server's MALFORMED
       const delay = backoffDelayMs(this.#attempt++);
       this.#events.closed(1006, 'heartbeat timeout', delay);
       this.#retryTimer = setTimeout(() => this.#open(), delay);

@@ -645,6 +645,13 @@ class Lab implements NatLab {
       throw new NatLabError('BAD_OPTIONS', 'NatLab.kill: not a process this lab spawned');
     }
     const group = child.pid;
+    // Node reports the child's end ('exit', `signalCode`) only after the kernel has reaped it,
+    // which can trail the group's disappearance from /proc: wait for both, so that a caller
+    // sees a process that is wholly gone.
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => child.once('exit', () => resolve()));
     killGroup(child, signal);
     const deadline = Date.now() + KILL_WAIT_MS;
     while (groupAlive(group)) {
@@ -655,6 +662,19 @@ class Lab implements NatLab {
         );
       }
       await new Promise((resolve) => setTimeout(resolve, KILL_POLL_INTERVAL_MS));
+    }
+    const left = Math.max(0, deadline - Date.now());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<'late'>(
+      (resolve) => (timer = setTimeout(() => resolve('late'), left)),
+    );
+    const outcome = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      throw new NatLabError(
+        'COMMAND_TIMEOUT',
+        `Process ${group} was not reaped ${KILL_WAIT_MS} ms after ${signal}`,
+      );
     }
   }
 

@@ -28,7 +28,7 @@ export type RejectionReason =
   | 'too-many-sockets'
   /** Upgrade answered with HTTP 429. */
   | 'too-many-from-ip'
-  /** No pong within two heartbeat intervals: cut without a close frame. */
+  /** Silent (no frame, no pong) for 1.5 heartbeat intervals: cut without a close frame. */
   | 'heartbeat';
 
 /** The server's instruments. */

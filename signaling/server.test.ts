@@ -90,7 +90,7 @@ beforeEach(async () => {
     stunPort: 3478,
     iceServers: null,
     staticDir,
-    heartbeatIntervalMs: 50,
+    heartbeatIntervalMs: 100,
     logger: silent,
   });
   const address = await server.listen(0, '127.0.0.1');
@@ -231,6 +231,62 @@ describe('signaling server', () => {
     expect(await alice.client.next()).toEqual({ type: 'peer-joined', id: dead.id });
     expect(await alice.client.next()).toEqual({ type: 'peer-left', id: dead.id });
     expect((await dead.client.closed).code).toBe(1006);
+  });
+
+  it('spreads the pings over the interval and drops only the sockets that stop answering', async () => {
+    // 800 ms: a socket is visited every 400 ms, in 8 slices 50 ms apart.
+    const sliced = createSignalingServer({
+      stunPort: 3478,
+      iceServers: null,
+      heartbeatIntervalMs: 800,
+      logger: silent,
+    });
+    const { port } = await sliced.listen(0, '127.0.0.1');
+    const sockets = Array.from(
+      { length: 16 },
+      (_, i) => new Client(`ws://127.0.0.1:${port}${SIGNALING_PATH}`, { autoPong: i % 2 === 0 }),
+    );
+    try {
+      const firstPings = await Promise.all(
+        sockets.map(
+          (client) =>
+            new Promise<number>((resolve) =>
+              client.socket.once('ping', () => resolve(performance.now())),
+            ),
+        ),
+      );
+      // Not all in one burst: the first pings span most of a half interval.
+      expect(Math.max(...firstPings) - Math.min(...firstPings)).toBeGreaterThanOrEqual(200);
+      const silent = sockets.filter((_, i) => i % 2 === 1);
+      for (const { code } of await Promise.all(silent.map((client) => client.closed))) {
+        expect(code).toBe(1006);
+      }
+      // Two more intervals: every socket that answers is still there.
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      const answering = sockets.filter((_, i) => i % 2 === 0);
+      expect(answering.map((client) => client.socket.readyState)).toEqual(
+        answering.map(() => WebSocket.OPEN),
+      );
+    } finally {
+      for (const client of sockets) client.socket.terminate();
+      await sliced.close();
+    }
+  });
+
+  it('does not ping a socket that keeps sending frames, only a quiet one', async () => {
+    const busy = await connect();
+    const quiet = await connect();
+    const pings = { busy: 0, quiet: 0 };
+    busy.client.socket.on('ping', () => pings.busy++);
+    quiet.client.socket.on('ping', () => pings.quiet++);
+    // Four intervals of the test server (100 ms), with an app-level ping every 20 ms from one.
+    for (let i = 0; i < 20; i++) {
+      busy.client.send({ type: 'ping' });
+      expect(await busy.client.next()).toEqual({ type: 'pong' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(pings.busy).toBe(0);
+    expect(pings.quiet).toBeGreaterThanOrEqual(2);
   });
 
   it('serves the page for room links and answers /healthz', async () => {

@@ -74,8 +74,9 @@ export interface SignalingServerOptions {
   /** [staticDir=dist/web] Directory of the built page. */
   staticDir?: string;
   /**
-   * [heartbeatIntervalMs=15000] WebSocket ping interval, ms. A socket that stops answering is
-   * dropped within twice this.
+   * [heartbeatIntervalMs=15000] WebSocket ping interval for quiet sockets, ms: a socket silent
+   * for half of it is pinged, and dropped if it stays silent, at most 1.5× this after its last
+   * frame or pong. A socket that sends frames is not pinged.
    */
   heartbeatIntervalMs?: number;
   /** [roomCapacity=2] People per room; a join beyond gets `room-full` and close 4003. */
@@ -130,12 +131,16 @@ export interface SignalingServer {
 }
 
 /**
- * The heartbeat pings one slice of the sockets per tick, `HEARTBEAT_SLICES` ticks per interval:
- * pinging 10,000 sockets in one go blocked the event loop for 220–350 ms every interval, which
- * was the whole p99 of relay latency at fixed rates (bench/, BENCHMARKS.md). Each socket is still
- * pinged once per interval, so a dead one is dropped within two intervals as before.
+ * The heartbeat visits one slice of the sockets per tick, a tick about every `HEARTBEAT_TICK_MS`,
+ * so that each socket is visited twice per interval. A socket silent (no frame, no pong) for half
+ * an interval gets a WebSocket ping; one still silent at the next visit is dropped. So a dead
+ * socket goes at most 1.5 intervals after its last sign of life, an idle live one is pinged once
+ * per interval, and one that sends frames needs no ping at all: under relay load, pings to busy
+ * sockets cost 10–15% of the server's CPU at 10,000 relays/s (bench/, BENCHMARKS.md).
+ * Slices, not one loop: pinging 10,000 sockets in one go blocked the event loop for 220–350 ms,
+ * and 20 slices of 500 still stalled it 20–40 ms; a 50 ms tick makes a slice ~33 sockets there.
  */
-const HEARTBEAT_SLICES = 20;
+const HEARTBEAT_TICK_MS = 50;
 
 interface Peer {
   /** Random until the socket joins with a resume token, then derived from it. */
@@ -145,9 +150,12 @@ interface Peer {
   readonly client: string;
   /** `null` when rate limiting is off. */
   readonly bucket: TokenBucket | null;
-  alive: boolean;
-  /** Which of the {@link HEARTBEAT_SLICES} heartbeat ticks pings this socket. */
-  readonly heartbeatSlice: number;
+  /** `performance.now()` of its last frame or pong, ms. */
+  heardAtMs: number;
+  /** It was pinged at the last heartbeat visit and has sent nothing since. */
+  awaitingPong: boolean;
+  /** The heartbeat slice (see {@link HEARTBEAT_TICK_MS}) this socket is in, until it closes. */
+  readonly heartbeatSlice: Set<Peer>;
   /** A newer socket took over this peer id; this one's close must not touch the room. */
   replaced: boolean;
   /** Set once we decided to close the socket: frames still arriving are ignored. */
@@ -238,6 +246,10 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   if (turn) turnIceServer(turn, 'startup-check', now());
   const staticDir = options.staticDir ?? SERVER_DEFAULTS.staticDir;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? SERVER_DEFAULTS.heartbeatIntervalMs;
+  const heartbeatSlices = Array.from(
+    { length: Math.max(1, Math.round(heartbeatIntervalMs / 2 / HEARTBEAT_TICK_MS)) },
+    () => new Set<Peer>(),
+  );
   let nextHeartbeatSlice = 0;
   const rateMessagesPerS = options.rateMessagesPerS ?? SERVER_DEFAULTS.rateMessagesPerS;
   const rateBurst = options.rateBurst ?? SERVER_DEFAULTS.rateBurst;
@@ -435,7 +447,10 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
 
   function onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
     if (peer.closedFor !== null) return;
-    if (peer.bucket && !peer.bucket.take(performance.now())) {
+    const nowMs = performance.now();
+    peer.heardAtMs = nowMs;
+    peer.awaitingPong = false;
+    if (peer.bucket && !peer.bucket.take(nowMs)) {
       reject(peer, 'rate-limited', CloseCode.RATE_LIMITED, 'rate limited');
       return;
     }
@@ -465,8 +480,9 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
         rateMessagesPerS > 0
           ? new TokenBucket(rateMessagesPerS, rateBurst, performance.now())
           : null,
-      alive: true,
-      heartbeatSlice: nextHeartbeatSlice++ % HEARTBEAT_SLICES,
+      heardAtMs: performance.now(),
+      awaitingPong: false,
+      heartbeatSlice: heartbeatSlices[nextHeartbeatSlice++ % heartbeatSlices.length]!,
       replaced: false,
       closedFor: null,
     };
@@ -481,16 +497,19 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       logger.info({ peer: peer.id, reason, err: error.message }, 'socket error');
     });
     live.add(peer);
+    peer.heartbeatSlice.add(peer);
     peers.set(peer.id, peer);
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     metrics.sockets.set(live.size);
     logger.info({ peer: peer.id, client: clientTag(client) }, 'socket opened');
     socket.on('pong', () => {
-      peer.alive = true;
+      peer.heardAtMs = performance.now();
+      peer.awaitingPong = false;
     });
     socket.on('message', (data: RawData, isBinary: boolean) => onMessage(peer, data, isBinary));
     socket.on('close', (code: number) => {
       live.delete(peer);
+      peer.heartbeatSlice.delete(peer);
       const left = (perClient.get(client) ?? 1) - 1;
       if (left === 0) perClient.delete(client);
       else perClient.set(client, left);
@@ -510,26 +529,28 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     send(peer, { type: 'hello', id: peer.id, iceServers });
   }
 
-  // A socket that answered the last ping is pinged again; one that did not is cut. So a socket
-  // that dies just after a pong is found within two intervals.
   let heartbeatTick = 0;
-  const heartbeat = setInterval(() => {
-    const slice = heartbeatTick++ % HEARTBEAT_SLICES;
-    for (const peer of live) {
-      if (peer.heartbeatSlice !== slice) continue;
-      if (!peer.alive) {
-        if (peer.closedFor === null) {
-          peer.closedFor = 'heartbeat';
-          metrics.rejections.inc({ reason: 'heartbeat' });
+  const heartbeat = setInterval(
+    () => {
+      const nowMs = performance.now();
+      const slice = heartbeatSlices[heartbeatTick++ % heartbeatSlices.length]!;
+      for (const peer of slice) {
+        if (peer.awaitingPong) {
+          if (peer.closedFor === null) {
+            peer.closedFor = 'heartbeat';
+            metrics.rejections.inc({ reason: 'heartbeat' });
+          }
+          logger.info({ peer: peer.id }, 'missed a heartbeat; dropped');
+          peer.socket.terminate();
+          continue;
         }
-        logger.info({ peer: peer.id }, 'missed a heartbeat; dropped');
-        peer.socket.terminate();
-        continue;
+        if (nowMs - peer.heardAtMs < heartbeatIntervalMs / 2) continue;
+        peer.awaitingPong = true;
+        peer.socket.ping();
       }
-      peer.alive = false;
-      peer.socket.ping();
-    }
-  }, heartbeatIntervalMs / HEARTBEAT_SLICES);
+    },
+    heartbeatIntervalMs / 2 / heartbeatSlices.length,
+  );
   heartbeat.unref();
 
   async function shutDown(): Promise<void> {

@@ -235,42 +235,29 @@ describe('signaling server', () => {
 
   it('spreads the pings over the interval and drops only the sockets that stop answering', async () => {
     // 800 ms: a socket is visited every 400 ms, in 8 slices 50 ms apart.
-    const sliced = createSignalingServer({
-      stunPort: 3478,
-      iceServers: null,
-      heartbeatIntervalMs: 800,
-      logger: silent,
-    });
-    const { port } = await sliced.listen(0, '127.0.0.1');
-    const sockets = Array.from(
-      { length: 16 },
-      (_, i) => new Client(`ws://127.0.0.1:${port}${SIGNALING_PATH}`, { autoPong: i % 2 === 0 }),
+    const { ws } = await startServer({ heartbeatIntervalMs: 800 });
+    const sockets = Array.from({ length: 16 }, (_, i) => new Client(ws, { autoPong: i % 2 === 0 }));
+    clientsToClose.push(...sockets.map((client) => client.socket));
+    const firstPings = await Promise.all(
+      sockets.map(
+        (client) =>
+          new Promise<number>((resolve) =>
+            client.socket.once('ping', () => resolve(performance.now())),
+          ),
+      ),
     );
-    try {
-      const firstPings = await Promise.all(
-        sockets.map(
-          (client) =>
-            new Promise<number>((resolve) =>
-              client.socket.once('ping', () => resolve(performance.now())),
-            ),
-        ),
-      );
-      // Not all in one burst: the first pings span most of a half interval.
-      expect(Math.max(...firstPings) - Math.min(...firstPings)).toBeGreaterThanOrEqual(200);
-      const silent = sockets.filter((_, i) => i % 2 === 1);
-      for (const { code } of await Promise.all(silent.map((client) => client.closed))) {
-        expect(code).toBe(1006);
-      }
-      // Two more intervals: every socket that answers is still there.
-      await new Promise((resolve) => setTimeout(resolve, 1600));
-      const answering = sockets.filter((_, i) => i % 2 === 0);
-      expect(answering.map((client) => client.socket.readyState)).toEqual(
-        answering.map(() => WebSocket.OPEN),
-      );
-    } finally {
-      for (const client of sockets) client.socket.terminate();
-      await sliced.close();
+    // Not all in one burst: the first pings span most of a half interval.
+    expect(Math.max(...firstPings) - Math.min(...firstPings)).toBeGreaterThanOrEqual(200);
+    const silent = sockets.filter((_, i) => i % 2 === 1);
+    for (const { code } of await Promise.all(silent.map((client) => client.closed))) {
+      expect(code).toBe(1006);
     }
+    // Two more intervals: every socket that answers is still there.
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const answering = sockets.filter((_, i) => i % 2 === 0);
+    expect(answering.map((client) => client.socket.readyState)).toEqual(
+      answering.map(() => WebSocket.OPEN),
+    );
   });
 
   it('does not ping a socket that keeps sending frames, only a quiet one', async () => {

@@ -206,7 +206,7 @@ function parseBoundedInt(text: string, min: number, max: number, maxDigits: numb
 }
 
 /** Dotted-quad IPv4 to its four octets, or `null`. */
-function parseIpv4(text: string): number[] | null {
+export function parseIpv4(text: string): number[] | null {
   const parts = text.split('.');
   if (parts.length !== 4) return null;
   const octets = parts.map((part) => parseBoundedInt(part, 0, 255, 3));
@@ -229,7 +229,7 @@ function classifyIpv4([a = 0, b = 0, c = 0, d = 0]: number[]): AddressKind {
 }
 
 /** IPv6 text (RFC 4291 §2.2, with `::` and a dotted IPv4 tail) to eight 16-bit groups, or `null`. */
-function parseIpv6(text: string): number[] | null {
+export function parseIpv6(text: string): number[] | null {
   if (!text.includes(':')) return null;
   const halves = text.split('::');
   if (halves.length > 2) return null;

@@ -24,7 +24,13 @@
  * Firefox reports no `url` on candidates; the classifier then falls back to counting servers
  * that did not fail, which needs gathering to complete.
  */
-import { decomposePriority, describeAddress, parseIceCandidate } from './ice-candidate.ts';
+import {
+  decomposePriority,
+  describeAddress,
+  parseIceCandidate,
+  parseIpv4,
+  parseIpv6,
+} from './ice-candidate.ts';
 import type { ParsedIceCandidate } from './ice-candidate.ts';
 import type { IceServer } from '../../../signaling/protocol.ts';
 
@@ -869,49 +875,11 @@ function canonicalIp(text: string): { family: IpFamily; canonical: string } | nu
   if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1);
   const zone = value.indexOf('%');
   if (zone !== -1) value = value.slice(0, zone);
-  const v4 = ipv4Octets(value);
+  const v4 = parseIpv4(value);
   if (v4 !== null) return { family: 'IPv4', canonical: v4.join('.') };
-  const v6 = ipv6Groups(value);
+  const v6 = parseIpv6(value);
   if (v6 !== null) return { family: 'IPv6', canonical: v6.map((g) => g.toString(16)).join(':') };
   return null;
-}
-
-function ipv4Octets(text: string): number[] | null {
-  const parts = text.split('.');
-  if (parts.length !== 4 || !parts.every((part) => /^\d{1,3}$/.test(part))) return null;
-  const octets = parts.map(Number);
-  return octets.every((octet) => octet <= 255) ? octets : null;
-}
-
-/** RFC 4291 §2.2 text to eight groups, or `null`. */
-function ipv6Groups(text: string): number[] | null {
-  if (!text.includes(':')) return null;
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const groups = (half: string): number[] | null => {
-    if (half === '') return [];
-    const out: number[] = [];
-    const pieces = half.split(':');
-    for (const [index, piece] of pieces.entries()) {
-      const v4 = index === pieces.length - 1 ? ipv4Octets(piece) : null;
-      if (v4 !== null) {
-        const [a = 0, b = 0, c = 0, d = 0] = v4;
-        out.push(a * 256 + b, c * 256 + d);
-      } else if (/^[0-9a-f]{1,4}$/.test(piece)) {
-        out.push(parseInt(piece, 16));
-      } else {
-        return null;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0] ?? '');
-  const tail = halves.length === 2 ? groups(halves[1] ?? '') : [];
-  if (head === null || tail === null) return null;
-  if (halves.length === 1) return head.length === 8 ? head : null;
-  const missing = 8 - head.length - tail.length;
-  if (missing < 1) return null;
-  return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@
  * its {@link MAX_KNOWN_STREAMS}) starts there instead of waiting forever for seqs that were acked
  * long ago. Everything at or below it was acknowledged, hence saved, by some load of the receiver.
  */
+import { parseBoundedJson, type JsonLimits } from '../../../signaling/bounded-json.ts';
 import { composeMessage, MAX_MESSAGE_CHARS, newMessageId, type ChatEntry } from './chat-log.ts';
 
 /** Most unacknowledged messages one side keeps; {@link Conversation.send} refuses beyond it. */
@@ -176,17 +177,21 @@ const isText = (value: unknown): value is string =>
   typeof value === 'string' && value.length > 0 && value.length <= MAX_MESSAGE_CHARS;
 
 /**
- * Parses one data-channel message. Never throws: anything off-protocol (not JSON, unknown type,
+ * Structural bounds of a data-channel frame (issue #9): every frame is one flat object of a few
+ * fields, so anything nested or wide is refused before it is parsed.
+ */
+const FRAME_JSON_LIMITS: JsonLimits = { maxDepth: 2, maxItems: 64 };
+
+/**
+ * Parses one data-channel message. Never throws: anything off-protocol (past
+ * {@link FRAME_JSON_LIMITS}, not JSON, unknown type,
  * a field missing or of the wrong shape, `seq < 1`, `ackedUpTo ≥ seq`, text longer than
  * {@link MAX_MESSAGE_CHARS}) gives `null`. Returns a fresh object; unknown keys drop.
  */
 export function parseFrame(raw: string): Frame | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
+  const parsed = parseBoundedJson(raw, FRAME_JSON_LIMITS);
+  if (!parsed.ok) return null;
+  const { value } = parsed;
   if (typeof value !== 'object' || value === null) return null;
   const v = value as Record<string, unknown>;
   switch (v.type) {

@@ -34,6 +34,29 @@ export const DEFAULTS = {
    */
   RATE_BURST: 100,
   /**
+   * Sustained bytes per second per socket, 0 = off. Parsing costs per byte, not per message, so
+   * this is the CPU budget (issue #9). An honest page's steadiest traffic is its diagnostics view,
+   * at most half a frame every 2 s (`SHARE_INTERVAL_MS`), ~16 KiB/s: 32 KiB/s is twice that.
+   */
+  RATE_BYTES_PER_S: 32 * 1024,
+  /**
+   * Bytes a socket may send at once. A join brings SDP, candidates and a view (~40 KiB); four
+   * largest frames leave room for an ICE restart on top. At least `MAX_FRAME_BYTES`.
+   */
+  RATE_BYTES_BURST: 4 * MAX_FRAME_BYTES,
+  /**
+   * Bytes the server may hold queued for one socket (ws `bufferedAmount`). A page reads what it
+   * is sent at once; a socket past this has stopped reading and is closed with 4009, rather than
+   * growing the server's memory. Four largest frames; at least `MAX_FRAME_BYTES`.
+   */
+  MAX_BUFFERED_BYTES: 4 * MAX_FRAME_BYTES,
+  /**
+   * Open HTTP connections per client address that are not WebSockets, 0 = unlimited (off with
+   * TRUST_PROXY: every connection then comes from the proxy). A browser opens at most 6 per host;
+   * this leaves room for a few people behind one NAT loading the page at once.
+   */
+  MAX_HTTP_CONNECTIONS_PER_IP: 32,
+  /**
    * Open sockets per client address (IPv6: per /64), 0 = unlimited. One person has one socket
    * per open tab; a household or an office shares one address behind its NAT.
    */
@@ -54,6 +77,10 @@ const LIMIT_RANGES = {
   MAX_FRAME_BYTES: [1024, 1024 * 1024],
   RATE_MESSAGES_PER_S: [0, 1_000_000],
   RATE_BURST: [1, 1_000_000],
+  RATE_BYTES_PER_S: [0, 1024 * 1024 * 1024],
+  RATE_BYTES_BURST: [1024, 1024 * 1024 * 1024],
+  MAX_BUFFERED_BYTES: [1024, 1024 * 1024 * 1024],
+  MAX_HTTP_CONNECTIONS_PER_IP: [0, 1_000_000],
   MAX_SOCKETS_PER_IP: [0, 1_000_000],
   MAX_SOCKETS: [0, 10_000_000],
   /** The page talks to one other person; more is for other clients of the protocol. */
@@ -91,6 +118,14 @@ export interface ServerConfig {
   rateMessagesPerS: number;
   /** `RATE_BURST`: messages a socket may send at once. */
   rateBurst: number;
+  /** `RATE_BYTES_PER_S`: sustained bytes per second per socket; 0 = unlimited. */
+  rateBytesPerS: number;
+  /** `RATE_BYTES_BURST`: bytes a socket may send at once, ≥ `maxFrameBytes`. */
+  rateBytesBurst: number;
+  /** `MAX_BUFFERED_BYTES`: bytes queued for one socket before it is closed, ≥ `maxFrameBytes`. */
+  maxBufferedBytes: number;
+  /** `MAX_HTTP_CONNECTIONS_PER_IP`: open non-WebSocket connections per address; 0 = unlimited. */
+  maxHttpConnectionsPerIp: number;
   /** `MAX_SOCKETS_PER_IP`: open sockets per client address (IPv6: per /64); 0 = unlimited. */
   maxSocketsPerIp: number;
   /** `MAX_SOCKETS`: open sockets in all; 0 = unlimited. */
@@ -360,7 +395,8 @@ function readTurn(env: Env): TurnConfig | null {
 /**
  * Reads `HOST`, `PORT`, `STUN_PORT`, `STUN_ALT_ADDRESS`, `ICE_SERVERS`, `TURN_URLS`,
  * `TURN_SECRET`, `TURN_TTL_S`, `TURN_USERNAME`, `TURN_CREDENTIAL`, the limits
- * (`MAX_FRAME_BYTES`, `RATE_MESSAGES_PER_S`, `RATE_BURST`, `MAX_SOCKETS_PER_IP`, `MAX_SOCKETS`,
+ * (`MAX_FRAME_BYTES`, `RATE_MESSAGES_PER_S`, `RATE_BURST`, `RATE_BYTES_PER_S`, `RATE_BYTES_BURST`,
+ * `MAX_BUFFERED_BYTES`, `MAX_HTTP_CONNECTIONS_PER_IP`, `MAX_SOCKETS_PER_IP`, `MAX_SOCKETS`,
  * `ROOM_SIZE`, `HEARTBEAT_INTERVAL_MS`), `ALLOWED_ORIGINS`, `LOG_LEVEL` and `TRUST_PROXY`.
  * Unset or empty variables
  * take {@link DEFAULTS} (or are off). `ICE_SERVERS` replaces our STUN entries entirely; TURN from
@@ -373,6 +409,19 @@ export function loadConfig(env: Env): ServerConfig {
   const host = env.HOST?.trim() || DEFAULTS.HOST;
   // STUN_PORT + 1 is ours too, so the last port cannot be the first of the pair.
   const stunPort = readPort(env, 'STUN_PORT', 65535 - STUN_SECOND_PORT_OFFSET);
+  const maxFrameBytes = readLimit(env, 'MAX_FRAME_BYTES');
+  // A frame the byte bucket can never admit, or a queue that cannot take one frame, would lock
+  // every page out: say so now.
+  const atLeastAFrame = (name: 'RATE_BYTES_BURST' | 'MAX_BUFFERED_BYTES') => {
+    const value = readLimit(env, name);
+    if (value < maxFrameBytes) {
+      throw new ConfigError(
+        name,
+        `must be at least MAX_FRAME_BYTES (${maxFrameBytes}), got ${value}`,
+      );
+    }
+    return value;
+  };
   return {
     host,
     port: readPort(env, 'PORT', 65535),
@@ -380,9 +429,13 @@ export function loadConfig(env: Env): ServerConfig {
     stunAltAddress: readStunAltAddress(env, host, stunPort),
     iceServers: readIceServers(env),
     turn: readTurn(env),
-    maxFrameBytes: readLimit(env, 'MAX_FRAME_BYTES'),
+    maxFrameBytes,
     rateMessagesPerS: readLimit(env, 'RATE_MESSAGES_PER_S'),
     rateBurst: readLimit(env, 'RATE_BURST'),
+    rateBytesPerS: readLimit(env, 'RATE_BYTES_PER_S'),
+    rateBytesBurst: atLeastAFrame('RATE_BYTES_BURST'),
+    maxBufferedBytes: atLeastAFrame('MAX_BUFFERED_BYTES'),
+    maxHttpConnectionsPerIp: readLimit(env, 'MAX_HTTP_CONNECTIONS_PER_IP'),
     maxSocketsPerIp: readLimit(env, 'MAX_SOCKETS_PER_IP'),
     maxSockets: readLimit(env, 'MAX_SOCKETS'),
     roomCapacity: readLimit(env, 'ROOM_SIZE'),

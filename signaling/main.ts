@@ -6,6 +6,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import { installLastResort } from './last-resort.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createSignalingServer } from './server.ts';
 import { startStunService, type StunResponder } from './stun.ts';
@@ -60,6 +61,7 @@ function describeTurn(config: ServerConfig): string {
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel);
+  installLastResort(process, logger);
   let stun: StunResponder | null = null;
   if (config.stunPort !== 0) {
     stun = await startStun(config);
@@ -75,6 +77,10 @@ async function main(): Promise<void> {
     maxFrameBytes: config.maxFrameBytes,
     rateMessagesPerS: config.rateMessagesPerS,
     rateBurst: config.rateBurst,
+    rateBytesPerS: config.rateBytesPerS,
+    rateBytesBurst: config.rateBytesBurst,
+    maxBufferedBytes: config.maxBufferedBytes,
+    maxHttpConnectionsPerIp: config.maxHttpConnectionsPerIp,
     maxSockets: config.maxSockets,
     maxSocketsPerIp: config.maxSocketsPerIp,
     roomCapacity: config.roomCapacity,

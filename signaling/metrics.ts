@@ -8,6 +8,14 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 export type RejectionReason =
   /** Close 4000: not JSON, or not a client message. */
   | 'malformed'
+  /** Close 4000: past the structural JSON bounds (too deep, too many items), before parsing. */
+  | 'too-complex'
+  /** Close 4009: what was queued for the socket passed `maxBufferedBytes`. */
+  | 'slow-reader'
+  /** Close 1011: a handler of ours threw on this socket's frame; the others carry on. */
+  | 'internal-error'
+  /** An HTTP connection over `maxHttpConnectionsPerIp`: answered 429 and closed. */
+  | 'too-many-connections'
   /** Close 4001. */
   | 'binary'
   /** Close 4002. */
@@ -18,7 +26,7 @@ export type RejectionReason =
   | 'too-large'
   /** Any other WebSocket-level violation ws closes for: 1007 (text not UTF-8), 1002. */
   | 'protocol-error'
-  /** Close 4008. */
+  /** Close 4008: over the message or the byte rate. */
   | 'rate-limited'
   /** A `signal` to a peer not in the sender's room: an `error` message, the socket stays. */
   | 'unknown-peer'

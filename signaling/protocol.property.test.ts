@@ -16,6 +16,7 @@ import {
   parseServerMessage,
   parseSignalData,
   type ClientMessage,
+  type IceServer,
   type ServerMessage,
   type SignalData,
 } from './protocol.ts';
@@ -92,6 +93,7 @@ const serverMessage = fc.oneof(
     room: roomId,
     id: peerId,
     peers: fc.array(peerId, { maxLength: 3 }),
+    iceServers: fc.array(iceServer),
   }),
   fc.record({ type: fc.constantFrom('peer-joined', 'peer-left'), id: peerId }),
   fc.record({ type: fc.constant('signal'), from: peerId, data: signalData }),
@@ -177,25 +179,30 @@ function isWellFormedClientMessage(message: ClientMessage): boolean {
   }
 }
 
+function areWellFormedIceServers(servers: readonly IceServer[]): boolean {
+  return servers.every(
+    (server) =>
+      (typeof server.urls === 'string' ||
+        (server.urls.length > 0 && server.urls.every((url) => typeof url === 'string'))) &&
+      Object.keys(server).every((key) => ['urls', 'username', 'credential'].includes(key)),
+  );
+}
+
 function isWellFormedServerMessage(message: ServerMessage): boolean {
   switch (message.type) {
     case 'hello':
       return (
         hasKeys(message, ['type', 'id', 'iceServers']) &&
         PEER_ID_PATTERN.test(message.id) &&
-        message.iceServers.every(
-          (server) =>
-            (typeof server.urls === 'string' ||
-              (server.urls.length > 0 && server.urls.every((url) => typeof url === 'string'))) &&
-            Object.keys(server).every((key) => ['urls', 'username', 'credential'].includes(key)),
-        )
+        areWellFormedIceServers(message.iceServers)
       );
     case 'joined':
       return (
-        hasKeys(message, ['type', 'room', 'id', 'peers']) &&
+        hasKeys(message, ['type', 'room', 'id', 'peers', 'iceServers']) &&
         ROOM_ID_PATTERN.test(message.room) &&
         PEER_ID_PATTERN.test(message.id) &&
-        message.peers.every((peer) => PEER_ID_PATTERN.test(peer))
+        message.peers.every((peer) => PEER_ID_PATTERN.test(peer)) &&
+        areWellFormedIceServers(message.iceServers)
       );
     case 'peer-joined':
     case 'peer-left':
@@ -220,7 +227,17 @@ function isWellFormedServerMessage(message: ServerMessage): boolean {
 }
 
 /** Keys a message (or its `data`) may carry; extras drawn from elsewhere must drop. */
-const KNOWN_KEYS = new Set(['type', 'room', 'resume', 'to', 'from', 'data', 'id', 'peers']);
+const KNOWN_KEYS = new Set([
+  'type',
+  'room',
+  'resume',
+  'to',
+  'from',
+  'data',
+  'id',
+  'peers',
+  'iceServers',
+]);
 const KNOWN_KEYS_DATA = new Set(['type', 'sdp', 'candidate', 'info']);
 const extraKeys = (known: Set<string>) =>
   fc.dictionary(

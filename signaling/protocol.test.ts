@@ -108,8 +108,15 @@ describe('parseServerMessage', () => {
   it('reads what the server sends', () => {
     const hello = { type: 'hello', id: PEER, iceServers: [{ urls: 'stun:203.0.113.10:3478' }] };
     expect(parseServerMessage(JSON.stringify(hello))).toEqual(hello);
-    const joined = { type: 'joined', room: ROOM, id: 'pfedcba9876543210', peers: [PEER] };
+    const joined = {
+      type: 'joined',
+      room: ROOM,
+      id: 'pfedcba9876543210',
+      peers: [PEER],
+      iceServers: [{ urls: 'turn:203.0.113.20:3478', username: '1:p', credential: 'c' }],
+    };
     expect(parseServerMessage(JSON.stringify(joined))).toEqual(joined);
+    expect(parseServerMessage(JSON.stringify({ ...joined, iceServers: undefined }))).toBeNull();
     expect(
       parseServerMessage(JSON.stringify({ type: 'joined', room: ROOM, peers: [] })),
     ).toBeNull();
@@ -142,6 +149,7 @@ describe('CloseCode', () => {
       ROOM_FULL: 4003,
       REPLACED: 4004,
       RATE_LIMITED: 4008,
+      SLOW_READER: 4009,
     });
     const codes = Object.values(CloseCode);
     expect(new Set(codes).size).toBe(codes.length);

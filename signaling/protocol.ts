@@ -3,9 +3,14 @@
  * close codes. Imported by the server (`signaling/server.ts`) and by the page
  * (`web/src/lib/signaling-client.ts`), so both sides agree by construction.
  *
- * Frames are UTF-8 JSON text, one message each. Parsers never throw: anything off-protocol gives
- * `null`, and every accepted message is rebuilt as a fresh object so unknown keys drop.
+ * Frames are UTF-8 JSON text, one message each, within the structural bounds of
+ * `bounded-json.ts` ({@link JSON_LIMITS}: depth and item count, checked before parsing). Parsers
+ * never throw: anything off-protocol gives `null`, and every accepted message is rebuilt as a
+ * fresh object so unknown keys drop.
  */
+import { checkJsonValue, parseBoundedJson, type JsonShapeError } from './bounded-json.ts';
+
+export { JSON_LIMITS } from './bounded-json.ts';
 
 /** Path of the WebSocket endpoint on the server's HTTP port. */
 export const SIGNALING_PATH = '/ws';
@@ -46,7 +51,10 @@ export const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
  * closes every socket with 1001 (Going Away).
  */
 export const CloseCode = {
-  /** Frame is not JSON, or not one of {@link ClientMessage}'s shapes. */
+  /**
+   * Frame is not JSON, not one of {@link ClientMessage}'s shapes, or past the structural bounds
+   * ({@link JSON_LIMITS}: nested too deep, or too many items).
+   */
   MALFORMED: 4000,
   /** Binary frame; the protocol is text only. */
   BINARY: 4001,
@@ -62,6 +70,11 @@ export const CloseCode = {
    * 4008 mirrors 1008 (Policy Violation, RFC 6455 §7.4.1).
    */
   RATE_LIMITED: 4008,
+  /**
+   * The socket stopped reading: what the server had queued for it passed the server's bound
+   * (`MAX_BUFFERED_BYTES`). Not final: a page that reads again can reconnect.
+   */
+  SLOW_READER: 4009,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -111,9 +124,14 @@ export type ServerErrorCode = 'unknown-peer' | 'room-full';
 
 /** Messages the server sends to a page. `from` is always stamped by the server. */
 export type ServerMessage =
+  /** `iceServers`: STUN only; TURN comes with `joined`. */
   | { type: 'hello'; id: string; iceServers: IceServer[] }
   /** `id` is this peer's id in the room: derived from the resume token when one was given. */
-  | { type: 'joined'; room: string; id: string; peers: string[] }
+  /**
+   * `iceServers` replaces the `hello` list: the same STUN servers, then TURN with credentials
+   * minted for this joined peer id (issue #9: only a socket in a room gets a relay).
+   */
+  | { type: 'joined'; room: string; id: string; peers: string[]; iceServers: IceServer[] }
   | { type: 'peer-joined'; id: string }
   | { type: 'peer-left'; id: string }
   | { type: 'signal'; from: string; data: SignalData }
@@ -126,13 +144,13 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseJsonObject(text: string): Json | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isObject(value) ? value : null;
-  } catch {
-    return null;
-  }
+/** Why {@link parseClientFrame} refused a frame. */
+export type FrameError = JsonShapeError | 'not-json' | 'off-protocol';
+
+function parseJsonObject(text: string): Json | FrameError {
+  const parsed = parseBoundedJson(text);
+  if (!parsed.ok) return parsed.error;
+  return isObject(parsed.value) ? parsed.value : 'off-protocol';
 }
 
 function isPeerId(value: unknown): value is string {
@@ -144,11 +162,17 @@ export function isRoomId(value: unknown): value is string {
   return typeof value === 'string' && ROOM_ID_PATTERN.test(value);
 }
 
+/**
+ * `nat` and `view` are opaque JSON objects: checked to be plain JSON within {@link JSON_LIMITS}
+ * first (without recursion), so that the copy below, and serialising them again to relay them,
+ * cannot overflow the stack (issue #9).
+ */
 function parsePeerInfo(value: unknown): PeerInfo | null {
   if (!isObject(value)) return null;
   const { nat, view } = value;
   if ((nat !== null && !isObject(nat)) || (view !== null && !isObject(view))) return null;
-  // Fresh deep copies: a JSON round-trip of what was itself parsed from JSON.
+  if (checkJsonValue({ nat, view }) !== null) return null;
+  // Fresh deep copies: a JSON round-trip of plain JSON data within the bounds.
   const copy = (object: Json | null) =>
     object === null ? null : (JSON.parse(JSON.stringify(object)) as Json);
   return { nat: copy(nat), view: copy(view) };
@@ -185,8 +209,21 @@ export function parseSignalData(value: unknown): SignalData | null {
 
 /** Parses one text frame from a page. Never throws: off-protocol input gives `null`. */
 export function parseClientMessage(text: string): ClientMessage | null {
+  const message = parseClientFrame(text);
+  return typeof message === 'string' ? null : message;
+}
+
+/**
+ * {@link parseClientMessage} that says why a frame was refused: past a structural bound (checked
+ * on the text before anything is parsed), not JSON, or JSON of no known shape. Never throws.
+ */
+export function parseClientFrame(text: string): ClientMessage | FrameError {
   const message = parseJsonObject(text);
-  if (!message) return null;
+  if (typeof message === 'string') return message;
+  return readClientMessage(message) ?? 'off-protocol';
+}
+
+function readClientMessage(message: Json): ClientMessage | null {
   switch (message.type) {
     case 'join': {
       const { room, resume } = message;
@@ -237,7 +274,7 @@ export function parseIceServers(value: unknown): IceServer[] | null {
 /** Parses one text frame from the server. Never throws: off-protocol input gives `null`. */
 export function parseServerMessage(text: string): ServerMessage | null {
   const message = parseJsonObject(text);
-  if (!message) return null;
+  if (typeof message === 'string') return null;
   switch (message.type) {
     case 'hello': {
       const iceServers = parseIceServers(message.iceServers);
@@ -249,7 +286,8 @@ export function parseServerMessage(text: string): ServerMessage | null {
       const { room, id, peers } = message;
       if (!isRoomId(room) || !isPeerId(id)) return null;
       if (!Array.isArray(peers) || !peers.every(isPeerId)) return null;
-      return { type: 'joined', room, id, peers: [...peers] };
+      const iceServers = parseIceServers(message.iceServers);
+      return iceServers ? { type: 'joined', room, id, peers: [...peers], iceServers } : null;
     }
     case 'pong':
       return { type: 'pong' };

@@ -1,7 +1,8 @@
 /**
- * Token-bucket rate limiting for one socket's messages: a steady rate with a burst allowance, so
- * a page that sends a quick flurry of trickled candidates is fine while a flood is cut off. Pure:
- * the clock is a parameter.
+ * Token-bucket rate limiting for one socket: a steady rate with a burst allowance, so a page that
+ * sends a quick flurry of trickled candidates is fine while a flood is cut off. The server keeps
+ * two per socket: one counts messages, one bytes (issue #9: parsing is paid per byte, so a frame
+ * count alone let 64 KiB frames at the message rate hold a core). Pure: the clock is a parameter.
  */
 
 /** A token bucket: `ratePerS` tokens per second refill, at most `burst` banked. */
@@ -12,8 +13,8 @@ export class TokenBucket {
   #updatedAtMs: number;
 
   /**
-   * @param ratePerS sustained messages per second, > 0.
-   * @param burst messages that may arrive at once, ≥ 1.
+   * @param ratePerS sustained tokens (messages, or bytes) per second, > 0.
+   * @param burst tokens that may be spent at once, ≥ 1.
    * @param nowMs the current time, ms (any monotonic clock).
    * @throws {RangeError} on a non-positive rate or a burst below 1.
    */
@@ -27,13 +28,16 @@ export class TokenBucket {
     this.#updatedAtMs = nowMs;
   }
 
-  /** Takes one token; `false` when the bucket is empty (the message is over the limit). */
-  take(nowMs: number): boolean {
+  /**
+   * Takes `cost` tokens (default one: a message); `false`, taking none, when fewer are banked
+   * (the message is over the limit). A cost above `burst` can never pass.
+   */
+  take(nowMs: number, cost = 1): boolean {
     const elapsed = Math.max(0, nowMs - this.#updatedAtMs);
     this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#ratePerMs);
     this.#updatedAtMs = nowMs;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < cost) return false;
+    this.#tokens -= cost;
     return true;
   }
 }

@@ -52,6 +52,13 @@ export class Rooms {
     return { room, others: members ? [...members] : [] };
   }
 
+  /** The other people in `peer`'s room, oldest first; `[]` when it is in none. */
+  othersOf(peer: string): string[] {
+    const room = this.#roomOf.get(peer);
+    const members = room === undefined ? undefined : this.#members.get(room);
+    return members ? [...members].filter((member) => member !== peer) : [];
+  }
+
   /** The room `peer` is in, or `undefined`. */
   roomOf(peer: string): string | undefined {
     return this.#roomOf.get(peer);

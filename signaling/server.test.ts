@@ -21,6 +21,16 @@ const ROOM = 'AAAAAAAAAAAAAAAAAAAAAA';
 const OTHER_ROOM = 'BBBBBBBBBBBBBBBBBBBBBB';
 const OFFER = { type: 'offer', sdp: 'v=0\r\n' };
 const silent = pino({ level: 'silent' });
+/** What the default test server greets with: STUN on both ports of the page host. */
+const PAGE_STUN = [{ urls: 'stun:127.0.0.1:3478' }, { urls: 'stun:127.0.0.1:3479' }];
+/** The `joined` the default test server sends (no TURN configured: the STUN list again). */
+const joinedMessage = (room: string, id: string, peers: string[]) => ({
+  type: 'joined',
+  room,
+  id,
+  peers,
+  iceServers: PAGE_STUN,
+});
 
 /** A test client that queues what the server says, so tests can await the next message. */
 class Client {
@@ -76,9 +86,9 @@ async function joinPair(room = ROOM) {
   const alice = await connect();
   const bob = await connect();
   alice.client.send({ type: 'join', room });
-  expect(await alice.client.next()).toEqual({ type: 'joined', room, id: alice.id, peers: [] });
+  expect(await alice.client.next()).toEqual(joinedMessage(room, alice.id, []));
   bob.client.send({ type: 'join', room });
-  expect(await bob.client.next()).toEqual({ type: 'joined', room, id: bob.id, peers: [alice.id] });
+  expect(await bob.client.next()).toEqual(joinedMessage(room, bob.id, [alice.id]));
   expect(await alice.client.next()).toEqual({ type: 'peer-joined', id: bob.id });
   return { alice, bob };
 }
@@ -90,7 +100,9 @@ beforeEach(async () => {
     stunPort: 3478,
     iceServers: null,
     staticDir,
-    heartbeatIntervalMs: 100,
+    // Long: a loaded machine can delay a pong by 100 ms and more. The heartbeat tests start
+    // servers of their own with shorter intervals and margins of whole intervals.
+    heartbeatIntervalMs: 60_000,
     logger: silent,
   });
   const address = await server.listen(0, '127.0.0.1');
@@ -109,9 +121,7 @@ describe('signaling server', () => {
     expect(a.id).not.toBe(b.id);
     const hello = new Client(`${base.replace('http', 'ws')}${SIGNALING_PATH}`);
     clients.push(hello);
-    expect(await hello.next()).toMatchObject({
-      iceServers: [{ urls: 'stun:127.0.0.1:3478' }, { urls: 'stun:127.0.0.1:3479' }],
-    });
+    expect(await hello.next()).toMatchObject({ iceServers: PAGE_STUN });
   });
 
   it('relays offers between the two people of a room, stamping the sender itself', async () => {
@@ -178,12 +188,7 @@ describe('signaling server', () => {
     bob.client.send({ type: 'leave' });
     expect(await alice.client.next()).toEqual({ type: 'peer-left', id: bob.id });
     bob.client.send({ type: 'join', room: ROOM });
-    expect(await bob.client.next()).toEqual({
-      type: 'joined',
-      room: ROOM,
-      id: bob.id,
-      peers: [alice.id],
-    });
+    expect(await bob.client.next()).toEqual(joinedMessage(ROOM, bob.id, [alice.id]));
     expect(await alice.client.next()).toEqual({ type: 'peer-joined', id: bob.id });
     bob.client.socket.close();
     expect(await alice.client.next()).toEqual({ type: 'peer-left', id: bob.id });
@@ -203,12 +208,7 @@ describe('signaling server', () => {
 
     const second = await connect();
     second.client.send({ type: 'join', room: ROOM, resume });
-    expect(await second.client.next()).toEqual({
-      type: 'joined',
-      room: ROOM,
-      id: bobId,
-      peers: [alice.id],
-    });
+    expect(await second.client.next()).toEqual(joinedMessage(ROOM, bobId, [alice.id]));
     expect((await first.client.closed).code).toBe(CloseCode.REPLACED);
     // Alice sees the same person come back, never a ghost: no peer-left for the old socket.
     expect(await alice.client.next()).toEqual({ type: 'peer-joined', id: bobId });
@@ -222,15 +222,18 @@ describe('signaling server', () => {
     expect(await alice.client.next()).toEqual({ type: 'pong' });
   });
 
-  it('drops a socket that stops answering pings', async () => {
-    const alice = await connect();
-    const dead = await connect({ autoPong: false });
+  it('drops a socket that stops answering pings, and tells its room', async () => {
+    const { ws } = await startServer({ heartbeatIntervalMs: 400 });
+    const alice = await open(ws);
+    const dead = new Client(ws, { autoPong: false });
+    clientsToClose.push(dead.socket);
+    const deadId = ((await dead.next()) as { id: string }).id;
     alice.client.send({ type: 'join', room: ROOM });
-    dead.client.send({ type: 'join', room: ROOM });
+    dead.send({ type: 'join', room: ROOM });
     await alice.client.next();
-    expect(await alice.client.next()).toEqual({ type: 'peer-joined', id: dead.id });
-    expect(await alice.client.next()).toEqual({ type: 'peer-left', id: dead.id });
-    expect((await dead.client.closed).code).toBe(1006);
+    expect(await alice.client.next()).toEqual({ type: 'peer-joined', id: deadId });
+    expect(await alice.client.next()).toEqual({ type: 'peer-left', id: deadId });
+    expect((await dead.closed).code).toBe(1006);
   });
 
   it('spreads the pings over the interval and drops only the sockets that stop answering', async () => {
@@ -260,20 +263,25 @@ describe('signaling server', () => {
     );
   });
 
-  it('does not ping a socket that keeps sending frames, only a quiet one', async () => {
-    const busy = await connect();
-    const quiet = await connect();
-    const pings = { busy: 0, quiet: 0 };
-    busy.client.socket.on('ping', () => pings.busy++);
-    quiet.client.socket.on('ping', () => pings.quiet++);
-    // Four intervals of the test server (100 ms), with an app-level ping every 20 ms from one.
-    for (let i = 0; i < 20; i++) {
-      busy.client.send({ type: 'ping' });
-      expect(await busy.client.next()).toEqual({ type: 'pong' });
-      await new Promise((resolve) => setTimeout(resolve, 20));
+  it('drops a socket that keeps sending frames but never answers a ping (it stopped reading)', async () => {
+    // Liveness is what a socket reads (issue #9): frames it sends are no sign that it reads ours.
+    const { ws } = await startServer({ heartbeatIntervalMs: 400 });
+    const busy = new Client(ws, { autoPong: false });
+    const quiet = new Client(ws);
+    clientsToClose.push(busy.socket, quiet.socket);
+    await Promise.all([busy.next(), quiet.next()]);
+    const sending = setInterval(() => busy.send({ type: 'ping' }), 50);
+    try {
+      const closed = await Promise.race([
+        busy.closed,
+        new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 4000)),
+      ]);
+      // Dropped within 1.5 intervals of its last pong (here: of opening), with margin to spare.
+      expect(closed).toMatchObject({ code: 1006 });
+    } finally {
+      clearInterval(sending);
     }
-    expect(pings.busy).toBe(0);
-    expect(pings.quiet).toBeGreaterThanOrEqual(2);
+    expect(quiet.socket.readyState).toBe(WebSocket.OPEN);
   });
 
   it('serves the page for room links and answers /healthz', async () => {
@@ -290,7 +298,7 @@ describe('signaling server', () => {
   });
 });
 
-describe('ICE servers in hello', () => {
+describe('ICE servers in hello and joined', () => {
   const SECRET = 'server-test-secret-never-sent';
   const NOW_MS = 1_700_000_000_000;
   const TURN_URLS = [
@@ -307,7 +315,13 @@ describe('ICE servers in hello', () => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
 
-  /** A server with `options`; resolves with a function that opens a socket and reads its hello. */
+  type Hello = Extract<ServerMessage, { type: 'hello' }>;
+  type Joined = Extract<ServerMessage, { type: 'joined' }>;
+
+  /**
+   * A server with `options`; resolves with a function that opens a socket, reads its hello, joins
+   * a room of its own and reads `joined`: both frames as sent (for leak checks) and as parsed.
+   */
   async function serverWith(options: Partial<SignalingServerOptions>) {
     const custom = createSignalingServer({
       stunPort: 3478,
@@ -318,59 +332,64 @@ describe('ICE servers in hello', () => {
     });
     servers.push(custom);
     const { port } = await custom.listen(0, '127.0.0.1');
-    /** The first frame as sent (for leak checks) and as parsed. */
-    return () =>
-      new Promise<{ raw: string; hello: Extract<ServerMessage, { type: 'hello' }> }>(
-        (resolve, reject) => {
-          const socket = new WebSocket(`ws://127.0.0.1:${port}${SIGNALING_PATH}`);
-          socket.on('error', reject);
-          socket.once('message', (data) => {
-            const raw = data.toString();
-            socket.terminate();
-            resolve({ raw, hello: JSON.parse(raw) as Extract<ServerMessage, { type: 'hello' }> });
-          });
-        },
-      );
+    let rooms = 0;
+    return async () => {
+      const client = new Client(`ws://127.0.0.1:${port}${SIGNALING_PATH}`);
+      clients.push(client);
+      const frames: string[] = [];
+      client.socket.on('message', (data) => frames.push(data.toString()));
+      const hello = (await client.next()) as Hello;
+      client.send({ type: 'join', room: `${'R'.repeat(20)}${String(rooms++).padStart(2, '0')}` });
+      const joined = (await client.next()) as Joined;
+      expect(joined.type).toBe('joined');
+      client.socket.terminate();
+      return { raw: frames.join('\n'), hello, joined };
+    };
   }
 
   it('lists both STUN ports on the alternate address after the page host ones', async () => {
-    const hello = await serverWith({ stunAltAddress: '203.0.113.11' });
-    expect((await hello()).hello.iceServers).toEqual([
+    const connect = await serverWith({ stunAltAddress: '203.0.113.11' });
+    const stun = [
       { urls: 'stun:127.0.0.1:3478' },
       { urls: 'stun:127.0.0.1:3479' },
       { urls: 'stun:203.0.113.11:3478' },
       { urls: 'stun:203.0.113.11:3479' },
-    ]);
+    ];
+    const { hello, joined } = await connect();
+    expect(hello.iceServers).toEqual(stun);
+    expect(joined.iceServers).toEqual(stun);
   });
 
-  it('gives each socket TURN credentials minted for its id, and never the secret', async () => {
-    const hello = await serverWith({ turn: MINTED });
-    const first = await hello();
-    const second = await hello();
+  it('gives TURN only to a socket that joined a room, minted for its id, and never the secret', async () => {
+    const connect = await serverWith({ turn: MINTED });
+    const first = await connect();
+    const second = await connect();
     const expiresAtS = NOW_MS / 1000 + 600;
-    for (const { raw, hello: message } of [first, second]) {
-      expect(message.iceServers.slice(0, 2)).toEqual([
-        { urls: 'stun:127.0.0.1:3478' },
-        { urls: 'stun:127.0.0.1:3479' },
-      ]);
-      const username = `${expiresAtS}:${message.id}`;
-      expect(message.iceServers[2]).toEqual({
+    for (const { raw, hello, joined } of [first, second]) {
+      // No relay for a socket that has not joined (issue #9): STUN only in hello.
+      expect(hello.iceServers).toEqual(PAGE_STUN);
+      expect(joined.iceServers.slice(0, 2)).toEqual(PAGE_STUN);
+      const username = `${expiresAtS}:${joined.id}`;
+      expect(joined.iceServers[2]).toEqual({
         urls: TURN_URLS,
         username,
         credential: createHmac('sha1', SECRET).update(username).digest('base64'),
       });
-      expect(message.iceServers).toHaveLength(3);
+      expect(joined.iceServers).toHaveLength(3);
       expect(raw).not.toContain(SECRET);
     }
-    expect(first.hello.iceServers[2]?.credential).not.toBe(second.hello.iceServers[2]?.credential);
+    expect(first.joined.iceServers[2]?.credential).not.toBe(
+      second.joined.iceServers[2]?.credential,
+    );
   });
 
   it('appends TURN to ICE_SERVERS, afresh for every socket', async () => {
     const configured = [{ urls: 'stun:stun.example.org:3478' }];
-    const hello = await serverWith({ iceServers: configured, turn: MINTED });
+    const connect = await serverWith({ iceServers: configured, turn: MINTED });
     for (let i = 0; i < 2; i++) {
-      const { hello: message } = await hello();
-      expect(message.iceServers).toEqual([
+      const { hello, joined } = await connect();
+      expect(hello.iceServers).toEqual(configured);
+      expect(joined.iceServers).toEqual([
         { urls: 'stun:stun.example.org:3478' },
         expect.objectContaining({ urls: TURN_URLS, username: expect.stringMatching(/^\d+:p/) }),
       ]);
@@ -378,14 +397,14 @@ describe('ICE servers in hello', () => {
     expect(configured).toHaveLength(1);
   });
 
-  it('hands static TURN credentials to every page as they are', async () => {
-    const hello = await serverWith({
+  it('hands static TURN credentials to every page that joined, as they are', async () => {
+    const connect = await serverWith({
       stunPort: 0,
       turn: { urls: TURN_URLS, auth: { kind: 'static', username: 'chat', credential: 'pw' } },
     });
-    expect((await hello()).hello.iceServers).toEqual([
-      { urls: TURN_URLS, username: 'chat', credential: 'pw' },
-    ]);
+    const { hello, joined } = await connect();
+    expect(hello.iceServers).toEqual([]);
+    expect(joined.iceServers).toEqual([{ urls: TURN_URLS, username: 'chat', credential: 'pw' }]);
   });
 
   it('refuses at construction a TURN setup that cannot mint, so greeting never throws', () => {
@@ -530,6 +549,197 @@ describe('limits', () => {
     people[3]!.client.send({ type: 'join', room: ROOM });
     expect(await people[3]!.client.next()).toMatchObject({ type: 'error', code: 'room-full' });
     expect((await people[3]!.client.closed).code).toBe(CloseCode.ROOM_FULL);
+  });
+});
+
+/** A signal with a peer-info whose view is `view`, from a socket in a room, to `to`. */
+const peerInfo = (to: string, view: unknown) =>
+  JSON.stringify({ type: 'signal', to, data: { type: 'peer-info', info: { nat: null, view } } });
+const nestedArrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+describe('attacks (issue #9): each closes only its own socket', () => {
+  it('closes a peer-info nested 4,250 deep with 4000, before parsing; the server carries on', async () => {
+    // This frame (~9 KB) made JSON.stringify overflow the stack outside any handler: exit 1.
+    const { alice, bob } = await joinPair(OTHER_ROOM);
+    const { alice: mallory, bob: victim } = await joinPair();
+    const frame = peerInfo(victim.id, 'VIEW').replace('"VIEW"', nestedArrays(4250));
+    expect(frame.length).toBeLessThan(10_000);
+    mallory.client.send(frame);
+    expect(await mallory.client.closed).toEqual({
+      code: CloseCode.MALFORMED,
+      reason: 'frame nested too deep',
+    });
+    expect(await victim.client.next()).toEqual({ type: 'peer-left', id: mallory.id });
+    alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
+    expect(await bob.client.next()).toEqual({ type: 'signal', from: alice.id, data: OFFER });
+  });
+
+  it('closes a frame of 8,300 tiny keys with 4000', async () => {
+    const { alice, bob } = await joinPair();
+    const keys = Array.from({ length: 8300 }, (_, i) => `"${i.toString(36)}":0`).join(',');
+    alice.client.send(peerInfo(bob.id, 'VIEW').replace('"VIEW"', `{${keys}}`));
+    expect(await alice.client.closed).toEqual({
+      code: CloseCode.MALFORMED,
+      reason: 'frame has too many items',
+    });
+  });
+
+  it('limits bytes, not only messages: 64 KiB frames at the message rate are cut off (4008)', async () => {
+    const { client } = await connect();
+    // Valid pings (unknown keys drop), each ~60 KiB: the default burst of 256 KiB admits four.
+    const ping = { type: 'ping', pad: 'x'.repeat(60 * 1024) };
+    for (let i = 0; i < 5; i++) client.send(ping);
+    for (let i = 0; i < 4; i++) expect(await client.next()).toEqual({ type: 'pong' });
+    expect(await client.closed).toEqual({ code: CloseCode.RATE_LIMITED, reason: 'rate limited' });
+  });
+
+  it('closes a socket that stops reading with 4009 instead of queueing for it without bound', async () => {
+    const { ws, http } = await startServer({
+      maxFrameBytes: 16 * 1024,
+      maxBufferedBytes: 16 * 1024,
+      rateMessagesPerS: 0,
+      rateBytesPerS: 0,
+    });
+    const alice = await open(ws);
+    const reader = await open(ws);
+    alice.client.send({ type: 'join', room: ROOM });
+    reader.client.send({ type: 'join', room: ROOM });
+    await alice.client.next();
+    await alice.client.next(); // peer-joined
+    await reader.client.next();
+    // The reader stops reading: TCP fills up, then ws's queue on the server.
+    const tcp = Reflect.get(reader.client.socket, '_socket') as import('node:net').Socket;
+    tcp.pause();
+    const frame = peerInfo(reader.id, { pad: 'x'.repeat(15 * 1024) });
+    let left = false;
+    const leftPromise = alice.client.next().then((message) => {
+      left = true;
+      return message;
+    });
+    // Bounded: 8,000 frames of 15 KiB is 120 MB, far past any loopback socket buffer.
+    for (let sent = 0; sent < 8000 && !left; sent += 100) {
+      for (let i = 0; i < 100; i++) alice.client.socket.send(frame);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(await leftPromise).toEqual({ type: 'peer-left', id: reader.id });
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(metrics).toContain('signaling_rejections_total{reason="slow-reader"} 1');
+    tcp.resume();
+    expect((await reader.client.closed).code).toBeOneOf([CloseCode.SLOW_READER, 1006]);
+  }, 30_000);
+
+  it('binds a resume token to its room: using it in another room leaves no ghost', async () => {
+    const resume = 'T'.repeat(22);
+    const alice = await connect();
+    const bob = await connect();
+    alice.client.send({ type: 'join', room: ROOM, resume });
+    const aliceId = ((await alice.client.next()) as { id: string }).id;
+    bob.client.send({ type: 'join', room: ROOM });
+    await bob.client.next();
+    await alice.client.next(); // peer-joined
+    const elsewhere = await connect();
+    elsewhere.client.send({ type: 'join', room: OTHER_ROOM, resume });
+    const joined = (await elsewhere.client.next()) as { id: string };
+    expect(joined.id).not.toBe(aliceId);
+    // Alice's socket is untouched and still reaches Bob: no seat left behind without a socket.
+    alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
+    expect(await bob.client.next()).toEqual({ type: 'signal', from: aliceId, data: OFFER });
+    await bob.client.expectSilence();
+    expect(alice.client.socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('a handler that throws closes its socket with 1011; the process and other rooms carry on', async () => {
+    // A clock that fails once the server is up: minting TURN credentials at a join throws.
+    let up = false;
+    const { ws } = await startServer({
+      turn: {
+        urls: ['turn:203.0.113.20:3478'],
+        auth: { kind: 'secret', secret: 's', ttlS: 600 },
+      },
+      now: () => {
+        if (up) throw new Error('clock failed');
+        return Date.now();
+      },
+    });
+    const alice = await open(ws);
+    const bob = await open(ws);
+    up = true;
+    alice.client.send({ type: 'join', room: ROOM });
+    expect(await alice.client.closed).toEqual({ code: 1011, reason: 'internal error' });
+    bob.client.send({ type: 'ping' });
+    expect(await bob.client.next()).toEqual({ type: 'pong' });
+    const carol = await open(ws); // still accepting
+    carol.client.send({ type: 'ping' });
+    expect(await carol.client.next()).toEqual({ type: 'pong' });
+  });
+
+  it('holds no more than maxHttpConnectionsPerIp connections from one address (429)', async () => {
+    const { http } = await startServer({ maxHttpConnectionsPerIp: 4 });
+    const { port } = new URL(http);
+    const held = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<import('node:net').Socket>((resolve) => {
+            const socket = tcpConnect(Number(port), '127.0.0.1', () => {
+              socket.write('GET / HTTP/1.1\r\nHost: x\r\n'); // headers never finished
+              resolve(socket);
+            });
+            socket.on('error', () => {});
+          }),
+      ),
+    );
+    const answer = (): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = tcpConnect(Number(port), '127.0.0.1', () =>
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        );
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => {});
+      });
+    expect(await answer()).toMatch(/^HTTP\/1\.1 429 /);
+    held[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await answer()).toMatch(/^HTTP\/1\.1 200 /);
+    for (const socket of held) socket.destroy();
+  });
+
+  it('cuts a slowloris connection that never finishes its headers', async () => {
+    const { http } = await startServer({ headersTimeoutMs: 500 });
+    const { port } = new URL(http);
+    const started = performance.now();
+    const closedAfterMs = await new Promise<number>((resolve) => {
+      const socket = tcpConnect(Number(port), '127.0.0.1', () => {
+        socket.write('GET / HTTP/1.1\r\n');
+        const drip = setInterval(() => socket.write('X-a: b\r\n'), 100);
+        socket.on('close', () => {
+          clearInterval(drip);
+          resolve(performance.now() - started);
+        });
+      });
+      socket.on('error', () => {});
+    });
+    // Node checks the timeout once a second: 0.5 s plus up to one check, with margin.
+    expect(closedAfterMs).toBeGreaterThanOrEqual(400);
+    expect(closedAfterMs).toBeLessThan(5000);
+  });
+
+  it('sends the security headers on every response', async () => {
+    for (const path of ['/', `/r/${ROOM}`, '/healthz', '/metrics', '/nope.js']) {
+      const response = await fetch(`${base}${path}`);
+      const csp = response.headers.get('content-security-policy') ?? '';
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(csp, path).toContain("script-src 'self'");
+      expect(csp, path).toContain("connect-src 'self'");
+      expect(csp, path).not.toContain('unsafe-inline');
+      expect(response.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(response.headers.get('referrer-policy'), path).toBe('no-referrer');
+      expect(response.headers.get('permissions-policy'), path).toContain('camera=()');
+      expect(response.headers.get('x-powered-by'), path).toBeNull();
+    }
   });
 });
 

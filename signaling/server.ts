@@ -4,13 +4,22 @@
  * between the peers of a room. The server stamps `from` itself and relays only inside a room.
  *
  * Hardening, each limit an option with a default from `signaling/config.ts` (env overrides there):
+ * - every HTTP response: security headers (helmet: a CSP that fits the page, no framing, nosniff,
+ *   no referrer; and a Permissions-Policy); per-address cap on open HTTP connections and tight
+ *   header/request timeouts (slowloris);
  * - at the upgrade, before any WebSocket exists: the `Origin` check (403), the total socket cap
  *   (503) and the per-address cap (429);
- * - per socket: the frame size (ws `maxPayload`, close 1009), a token-bucket rate limit (close
- *   {@link CloseCode.RATE_LIMITED}), the parser (close 4000–4002), the heartbeat;
+ * - per socket: the frame size (ws `maxPayload`, close 1009), token-bucket rate limits on
+ *   messages and on bytes (close {@link CloseCode.RATE_LIMITED}), the structural JSON bounds and
+ *   the parser (close 4000–4002), a bound on what may be queued for it (close
+ *   {@link CloseCode.SLOW_READER}), the heartbeat (liveness is a pong: what it reads);
+ * - no input can throw out of a handler: each is wrapped, and a failure closes only that socket
+ *   with 1011 (Internal Error); `last-resort.ts` catches anything else for the process;
+ * - TURN credentials only for a socket that has joined a room;
  * - nothing lists rooms: `/metrics` only counts them, and a room id is 128+ random bits.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import helmet from 'helmet';
 import { existsSync } from 'node:fs';
 import {
   createServer,
@@ -19,7 +28,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { isIP, isIPv6, type AddressInfo } from 'node:net';
+import { isIP, isIPv6, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import sirv from 'sirv';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -29,7 +38,7 @@ import { createMetrics, type RejectionReason, type SignalingMetrics } from './me
 import {
   CloseCode,
   SIGNALING_PATH,
-  parseClientMessage,
+  parseClientFrame,
   type ClientMessage,
   type IceServer,
   type ServerMessage,
@@ -47,6 +56,17 @@ export const SERVER_DEFAULTS = {
   maxFrameBytes: DEFAULTS.MAX_FRAME_BYTES,
   rateMessagesPerS: DEFAULTS.RATE_MESSAGES_PER_S,
   rateBurst: DEFAULTS.RATE_BURST,
+  rateBytesPerS: DEFAULTS.RATE_BYTES_PER_S,
+  rateBytesBurst: DEFAULTS.RATE_BYTES_BURST,
+  maxBufferedBytes: DEFAULTS.MAX_BUFFERED_BYTES,
+  maxHttpConnectionsPerIp: DEFAULTS.MAX_HTTP_CONNECTIONS_PER_IP,
+  /**
+   * Longest a client may take to send a request's headers, and the whole request, ms (Node's
+   * `headersTimeout`, `requestTimeout`; defaults 60 s and 300 s). A browser sends its GET at once;
+   * a slowloris client dribbling headers is cut after this.
+   */
+  headersTimeoutMs: 10 * 1000,
+  requestTimeoutMs: 15 * 1000,
   maxSockets: DEFAULTS.MAX_SOCKETS,
   maxSocketsPerIp: DEFAULTS.MAX_SOCKETS_PER_IP,
   /**
@@ -90,6 +110,29 @@ export interface SignalingServerOptions {
   rateMessagesPerS?: number;
   /** [rateBurst=100] Messages a socket may send at once before the sustained rate applies. */
   rateBurst?: number;
+  /**
+   * [rateBytesPerS=32768] Sustained bytes per second per socket (the cost of parsing), 0 =
+   * unlimited. Beyond it and `rateBytesBurst`, close {@link CloseCode.RATE_LIMITED}.
+   */
+  rateBytesPerS?: number;
+  /** [rateBytesBurst=262144] Bytes a socket may send at once; at least `maxFrameBytes`. */
+  rateBytesBurst?: number;
+  /**
+   * [maxBufferedBytes=262144] Bytes the server may hold queued for one socket (ws
+   * `bufferedAmount`). Sending to a socket past it closes that socket with
+   * {@link CloseCode.SLOW_READER} instead of queueing more.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * [maxHttpConnectionsPerIp=32] Open HTTP connections per client address (as for
+   * `maxSocketsPerIp`) that have not become WebSockets, 0 = unlimited; one beyond is answered 429
+   * and closed. Not applied with `trustProxy` (every connection is the proxy's).
+   */
+  maxHttpConnectionsPerIp?: number;
+  /** [headersTimeoutMs=10000] See {@link SERVER_DEFAULTS.headersTimeoutMs}. */
+  headersTimeoutMs?: number;
+  /** [requestTimeoutMs=15000] See {@link SERVER_DEFAULTS.headersTimeoutMs}. */
+  requestTimeoutMs?: number;
   /** [maxSockets=20000] Open sockets in all, 0 = unlimited; an upgrade beyond gets HTTP 503. */
   maxSockets?: number;
   /**
@@ -132,24 +175,33 @@ export interface SignalingServer {
 
 /**
  * The heartbeat visits one slice of the sockets per tick, a tick about every `HEARTBEAT_TICK_MS`,
- * so that each socket is visited twice per interval. A socket silent (no frame, no pong) for half
- * an interval gets a WebSocket ping; one still silent at the next visit is dropped. So a dead
- * socket goes at most 1.5 intervals after its last sign of life, an idle live one is pinged once
- * per interval, and one that sends frames needs no ping at all (under relay load, none does).
+ * so that each socket is visited twice per interval. A socket whose last pong is half an interval
+ * old gets a WebSocket ping; one that has not answered by the next visit is dropped. So every
+ * socket is pinged once per interval, and a dead one goes at most 1.5 intervals after its last
+ * pong. Frames it sends do not count as life (issue #9): only a pong shows that it reads what we
+ * send, and one that sends but never reads would otherwise keep the server queueing for it.
  * Slices, not one loop: pinging 10,000 sockets in one go blocked the event loop for 220–350 ms,
  * and 20 slices of 500 still stalled it 20–40 ms; a 50 ms tick makes a slice ~33 sockets there.
  */
 const HEARTBEAT_TICK_MS = 50;
 
 interface Peer {
-  /** Random until the socket joins with a resume token, then derived from it. */
+  /** Random until the socket joins with a resume token, then derived from it and the room. */
   id: string;
   readonly socket: WebSocket;
   /** What {@link clientKey} made of the address: the unit of `maxSocketsPerIp`. */
   readonly client: string;
-  /** `null` when rate limiting is off. */
+  /** Messages; `null` when that limit is off. */
   readonly bucket: TokenBucket | null;
-  /** `performance.now()` of its last frame or pong, ms. */
+  /** Bytes; `null` when that limit is off. */
+  readonly byteBucket: TokenBucket | null;
+  /** The STUN servers it was greeted with; `joined` adds TURN to them. */
+  readonly stunServers: readonly IceServer[];
+  /**
+   * `performance.now()` of its last pong (or of its opening), ms. Frames it sends do not count:
+   * a socket that sends but does not read would otherwise stay "alive" while what we send it
+   * piles up (issue #9).
+   */
   heardAtMs: number;
   /** It was pinged at the last heartbeat visit and has sent nothing since. */
   awaitingPong: boolean;
@@ -162,14 +214,46 @@ interface Peer {
 }
 
 /**
- * The peer id for a resume token: a hash, so the same person gets the same id after a reconnect,
- * a page reload or a server restart (nothing to remember server-side), and an id seen by others
- * does not reveal the token that claims it.
+ * The peer id for a resume token in a room: a hash, so the same person gets the same id after a
+ * reconnect, a page reload or a server restart (nothing to remember server-side), and an id seen
+ * by others does not reveal the token that claims it. Bound to the room (issue #9): the same
+ * token in another room is another person, so it can never take over (and leave as a ghost) a
+ * seat elsewhere.
  */
-export function peerIdForResumeToken(token: string): string {
-  const digest = createHash('sha256').update(`holepunch-chat resume v1:${token}`).digest('hex');
+export function peerIdForResumeToken(room: string, token: string): string {
+  const digest = createHash('sha256')
+    .update(`holepunch-chat resume v2:${room}:${token}`)
+    .digest('hex');
   return `p${digest.slice(0, 16)}`;
 }
+
+/**
+ * The Content-Security-Policy of every response: the page's scripts and styles come from this
+ * origin only (Vite emits no inline ones), its one connection is the signaling WebSocket on the
+ * same origin (CSP 3 `'self'` matches `ws:`/`wss:` of the page's host), and no other site may
+ * frame it: the "Codes match" button must not be overlaid (clickjacking).
+ */
+export const CONTENT_SECURITY_POLICY = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:', 'blob:'],
+  'connect-src': ["'self'"],
+  'font-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+} as const;
+
+/**
+ * Browser features the page does not use, denied to it and to anything it might embed. WebRTC
+ * and the data channel need no permission; file download needs none either.
+ */
+export const PERMISSIONS_POLICY =
+  'camera=(), microphone=(), geolocation=(), display-capture=(), payment=(), usb=(), ' +
+  'serial=(), hid=(), bluetooth=(), midi=(), accelerometer=(), gyroscope=(), magnetometer=(), ' +
+  'interest-cohort=(), browsing-topics=()';
 
 /**
  * Whether a page from `origin` may open a socket on a request with `Host: host`; see
@@ -252,6 +336,12 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   let nextHeartbeatSlice = 0;
   const rateMessagesPerS = options.rateMessagesPerS ?? SERVER_DEFAULTS.rateMessagesPerS;
   const rateBurst = options.rateBurst ?? SERVER_DEFAULTS.rateBurst;
+  const rateBytesPerS = options.rateBytesPerS ?? SERVER_DEFAULTS.rateBytesPerS;
+  const rateBytesBurst = options.rateBytesBurst ?? SERVER_DEFAULTS.rateBytesBurst;
+  const maxFrameBytes = options.maxFrameBytes ?? SERVER_DEFAULTS.maxFrameBytes;
+  const maxBufferedBytes = options.maxBufferedBytes ?? SERVER_DEFAULTS.maxBufferedBytes;
+  const maxHttpConnectionsPerIp =
+    options.maxHttpConnectionsPerIp ?? SERVER_DEFAULTS.maxHttpConnectionsPerIp;
   const maxSockets = options.maxSockets ?? SERVER_DEFAULTS.maxSockets;
   const maxSocketsPerIp = options.maxSocketsPerIp ?? SERVER_DEFAULTS.maxSocketsPerIp;
   const closeGraceMs = options.closeGraceMs ?? SERVER_DEFAULTS.closeGraceMs;
@@ -262,6 +352,17 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   const debug = logger.isLevelEnabled('debug');
   // Throws RangeError now on a nonsense rate, rather than at the first socket.
   if (rateMessagesPerS > 0) new TokenBucket(rateMessagesPerS, rateBurst, 0);
+  if (rateBytesPerS > 0) new TokenBucket(rateBytesPerS, rateBytesBurst, 0);
+  if (rateBytesPerS > 0 && rateBytesBurst < maxFrameBytes) {
+    throw new RangeError(
+      `rateBytesBurst ${rateBytesBurst} is below maxFrameBytes ${maxFrameBytes}`,
+    );
+  }
+  if (maxBufferedBytes < maxFrameBytes) {
+    throw new RangeError(
+      `maxBufferedBytes ${maxBufferedBytes} is below maxFrameBytes ${maxFrameBytes}`,
+    );
+  }
   const rooms = new Rooms(options.roomCapacity ?? SERVER_DEFAULTS.roomCapacity);
   const metrics: SignalingMetrics = createMetrics();
   /** Every open socket, including replaced ones that are on their way out. */
@@ -280,7 +381,18 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     : null;
   if (!serveStatic) logger.warn({ staticDir }, 'no built page; run `npm run build`');
 
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const securityHeaders = helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+    // The link is the room's secret: it must not leave in a Referer (issue #9).
+    referrerPolicy: { policy: 'no-referrer' },
+    xFrameOptions: { action: 'deny' },
+    // HSTS belongs to whoever terminates TLS (the reverse proxy, or `https` here once set up): sent
+    // by a plain-http deployment it is ignored, and a wrong one locks people out for a year.
+    strictTransportSecurity: false,
+  });
+
+  /** The request handler proper; {@link createServer}'s callback wraps it so it cannot throw. */
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url?.split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -303,7 +415,65 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     serveStatic(req, res, () => {
       res.writeHead(404).end();
     });
-  });
+  }
+
+  const http = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+      // Node checks both timeouts only this often (default 30 s); a slowloris connection would
+      // otherwise live up to 30 s past its deadline.
+      connectionsCheckingInterval: 1000,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        res.setHeader('permissions-policy', PERMISSIONS_POLICY);
+        // helmet only sets headers and calls on synchronously; its error path is ours too.
+        securityHeaders(req, res, (error?: unknown) => {
+          if (error) throw error;
+          handleRequest(req, res);
+        });
+      } catch (error) {
+        logger.error({ err: error }, 'request handler failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end();
+      }
+    },
+  );
+
+  /** Open HTTP connections per {@link clientKey} that have not become WebSockets. */
+  const httpPerClient = new Map<string, number>();
+  /** Connections counted in {@link httpPerClient}, with their key, until they close or upgrade. */
+  const httpCounted = new WeakMap<Socket, string>();
+  function uncountHttp(socket: Socket): void {
+    const client = httpCounted.get(socket);
+    if (client === undefined) return;
+    httpCounted.delete(socket);
+    const left = (httpPerClient.get(client) ?? 1) - 1;
+    if (left === 0) httpPerClient.delete(client);
+    else httpPerClient.set(client, left);
+  }
+  if (maxHttpConnectionsPerIp > 0 && !trustProxy) {
+    http.on('connection', (socket: Socket) => {
+      const address = socket.remoteAddress;
+      if (address === undefined) return void socket.destroy(); // already gone
+      const client = clientKey(address);
+      const open = httpPerClient.get(client) ?? 0;
+      if (open >= maxHttpConnectionsPerIp) {
+        metrics.rejections.inc({ reason: 'too-many-connections' });
+        socket.end(
+          'HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\n' +
+            'Content-Length: 18\r\n\r\nToo Many Requests\n',
+        );
+        return;
+      }
+      httpPerClient.set(client, open + 1);
+      httpCounted.set(socket, client);
+      socket.once('close', () => uncountHttp(socket));
+    });
+  }
+  // A malformed request, or one past the timeouts: Node answers 400/408/431 and we log nothing
+  // per connection (a flood of them must not flood the log either).
 
   const wssOptions = {
     noServer: true,
@@ -327,6 +497,17 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // First: an unhandled error on a raw socket would crash the process.
     socket.on('error', () => socket.destroy());
+    // From here on it is a WebSocket (or refused): `maxSocketsPerIp` counts it, not the HTTP cap.
+    uncountHttp(socket as Socket);
+    try {
+      upgrade(req, socket, head);
+    } catch (error) {
+      logger.error({ err: error }, 'upgrade handler failed');
+      socket.destroy();
+    }
+  });
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = req.url?.split('?')[0];
     if (path !== SIGNALING_PATH) return refuseUpgrade(socket, 404, null);
     if (closing) return refuseUpgrade(socket, 503, null);
@@ -346,11 +527,38 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     }
     // Without `verifyClient` or compression, ws completes the handshake synchronously, so the
     // counts checked above cannot be overtaken by another upgrade before `accept` counts this one.
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, client));
-  });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        accept(ws, req, client);
+      } catch (error) {
+        logger.error({ err: error }, 'accepting a socket failed');
+        ws.terminate();
+      }
+    });
+  }
 
+  /**
+   * Sends `message` to `peer`, unless what is already queued for it passed `maxBufferedBytes`:
+   * then the socket has stopped reading, and it is closed with {@link CloseCode.SLOW_READER}
+   * instead of growing our memory (issue #9). ws cuts it after `closeGraceMs` if even the close
+   * frame cannot get through.
+   */
   function send(peer: Peer, message: ServerMessage): void {
-    if (peer.socket.readyState === WebSocket.OPEN) peer.socket.send(JSON.stringify(message));
+    if (peer.socket.readyState !== WebSocket.OPEN) return;
+    if (peer.socket.bufferedAmount > maxBufferedBytes) {
+      reject(peer, 'slow-reader', CloseCode.SLOW_READER, 'not reading');
+      return;
+    }
+    peer.socket.send(JSON.stringify(message));
+  }
+
+  /** The socket's handler threw (a bug of ours): close only this socket, with 1011. */
+  function fail(peer: Peer, error: unknown): void {
+    logger.error({ peer: peer.id, err: error }, 'frame handler failed; closing the socket');
+    if (peer.closedFor !== null) return;
+    peer.closedFor = 'internal-error';
+    metrics.rejections.inc({ reason: 'internal-error' });
+    peer.socket.close(1011, 'internal error');
   }
 
   function leaveRoom(peer: Peer): void {
@@ -379,12 +587,34 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
           reject(peer, 'out-of-order', CloseCode.OUT_OF_ORDER, 'already in a room');
           return;
         }
-        if (message.resume !== undefined)
-          claimResumedId(peer, peerIdForResumeToken(message.resume));
-        const joined = rooms.join(message.room, peer.id);
+        const id =
+          message.resume === undefined
+            ? peer.id
+            : peerIdForResumeToken(message.room, message.resume);
+        const previous = id === peer.id ? undefined : peers.get(id);
+        // Minted before anything changes, so that a failure here leaves no half-made member.
+        // TURN last, per joined peer: credentials of its own, tagged with its id (issue #9: a
+        // socket that never joins a room never gets a relay).
+        const iceServers = [...peer.stunServers];
+        if (turn) iceServers.push(turnIceServer(turn, id, now()));
+        // The same person back in the same room (their stale socket not yet found dead): the seat
+        // is theirs already, so the room is not asked and nobody sees them leave.
+        const joined =
+          previous && rooms.roomOf(id) === message.room
+            ? { ok: true as const, others: rooms.othersOf(id) }
+            : rooms.join(message.room, id);
         if (joined.ok) {
+          // Only now that the join succeeded does the stale socket go.
+          if (previous) replace(previous);
+          takeId(peer, id);
           metrics.rooms.set(rooms.size);
-          send(peer, { type: 'joined', room: message.room, id: peer.id, peers: joined.others });
+          send(peer, {
+            type: 'joined',
+            room: message.room,
+            id: peer.id,
+            peers: joined.others,
+            iceServers,
+          });
           for (const id of joined.others) {
             const other = peers.get(id);
             if (other) send(other, { type: 'peer-joined', id: peer.id });
@@ -425,31 +655,44 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   }
 
   /**
-   * Gives `peer` the id its resume token derives. A socket still holding that id is the same
-   * person's previous connection (not yet found dead by the heartbeat): it leaves its room
-   * silently, since the person is coming straight back, and is closed with REPLACED.
+   * Closes the same person's previous socket, which a newer one with the same resume token (and
+   * room) is taking over: REPLACED, and its close does not touch the room, whose seat the newer
+   * socket keeps.
    */
-  function claimResumedId(peer: Peer, id: string): void {
+  function replace(previous: Peer): void {
+    previous.replaced = true;
+    previous.closedFor = 'replaced';
+    peers.delete(previous.id);
+    logger.info({ peer: previous.id, code: CloseCode.REPLACED }, 'replaced by a newer socket');
+    previous.socket.close(CloseCode.REPLACED, 'replaced by a newer connection');
+  }
+
+  /** Moves `peer` to peer id `id` (the one its resume token derives in its room). */
+  function takeId(peer: Peer, id: string): void {
     if (id === peer.id) return;
-    const previous = peers.get(id);
-    if (previous) {
-      previous.replaced = true;
-      rooms.leave(id);
-      previous.closedFor = 'replaced';
-      logger.info({ peer: id, code: CloseCode.REPLACED }, 'replaced by a newer socket');
-      previous.socket.close(CloseCode.REPLACED, 'replaced by a newer connection');
-    }
     peers.delete(peer.id);
     peer.id = id;
     peers.set(id, peer);
   }
 
+  /** Close reasons for frames the parser refused, by why (all close with 4000). */
+  const MALFORMED_REASONS = {
+    'too-deep': 'frame nested too deep',
+    'too-many-items': 'frame has too many items',
+    'not-json': 'malformed frame',
+    'off-protocol': 'malformed frame',
+  } as const;
+
   function onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
     if (peer.closedFor !== null) return;
     const nowMs = performance.now();
-    peer.heardAtMs = nowMs;
-    peer.awaitingPong = false;
-    if (peer.bucket && !peer.bucket.take(nowMs)) {
+    const bytes = Array.isArray(data)
+      ? data.reduce((sum, chunk) => sum + chunk.length, 0)
+      : data.byteLength;
+    if (
+      (peer.bucket && !peer.bucket.take(nowMs)) ||
+      (peer.byteBucket && !peer.byteBucket.take(nowMs, bytes))
+    ) {
       reject(peer, 'rate-limited', CloseCode.RATE_LIMITED, 'rate limited');
       return;
     }
@@ -458,13 +701,17 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       return;
     }
     const text = data.toString();
-    const message = parseClientMessage(text);
+    const message = parseClientFrame(text);
     if (debug) {
-      const kind = message?.type === 'signal' ? message.data.type : undefined;
-      logger.debug({ peer: peer.id, type: message?.type, kind, bytes: text.length }, 'frame');
+      const type = typeof message === 'string' ? message : message.type;
+      const kind =
+        typeof message !== 'string' && message.type === 'signal' ? message.data.type : undefined;
+      logger.debug({ peer: peer.id, type, kind, bytes }, 'frame');
     }
-    if (!message) {
-      reject(peer, 'malformed', CloseCode.MALFORMED, 'malformed frame');
+    if (typeof message === 'string') {
+      const reason =
+        message === 'too-deep' || message === 'too-many-items' ? 'too-complex' : 'malformed';
+      reject(peer, reason, CloseCode.MALFORMED, MALFORMED_REASONS[message]);
       return;
     }
     dispatch(peer, message);
@@ -479,6 +726,15 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
         rateMessagesPerS > 0
           ? new TokenBucket(rateMessagesPerS, rateBurst, performance.now())
           : null,
+      byteBucket:
+        rateBytesPerS > 0
+          ? new TokenBucket(rateBytesPerS, rateBytesBurst, performance.now())
+          : null,
+      // A fresh array per socket.
+      stunServers: [
+        ...(options.iceServers ??
+          defaultIceServers(req.headers.host, options.stunPort, options.stunAltAddress ?? null)),
+      ],
       heardAtMs: performance.now(),
       awaitingPong: false,
       heartbeatSlice: heartbeatSlices[nextHeartbeatSlice++ % heartbeatSlices.length]!,
@@ -505,27 +761,36 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       peer.heardAtMs = performance.now();
       peer.awaitingPong = false;
     });
-    socket.on('message', (data: RawData, isBinary: boolean) => onMessage(peer, data, isBinary));
-    socket.on('close', (code: number) => {
-      live.delete(peer);
-      peer.heartbeatSlice.delete(peer);
-      const left = (perClient.get(client) ?? 1) - 1;
-      if (left === 0) perClient.delete(client);
-      else perClient.set(client, left);
-      metrics.sockets.set(live.size);
-      logger.info({ peer: peer.id, code, reason: peer.closedFor ?? undefined }, 'socket closed');
-      if (peer.replaced) return;
-      peers.delete(peer.id);
-      leaveRoom(peer);
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      try {
+        onMessage(peer, data, isBinary);
+      } catch (error) {
+        fail(peer, error);
+      }
     });
-    // A fresh array: the TURN entry below must not pile up in the shared `options.iceServers`.
-    const iceServers = [
-      ...(options.iceServers ??
-        defaultIceServers(req.headers.host, options.stunPort, options.stunAltAddress ?? null)),
-    ];
-    // TURN last, per socket: each page gets credentials of its own, tagged with its peer id.
-    if (turn) iceServers.push(turnIceServer(turn, peer.id, now()));
-    send(peer, { type: 'hello', id: peer.id, iceServers });
+    socket.on('close', (code: number) => {
+      try {
+        closed(peer, code);
+      } catch (error) {
+        logger.error({ peer: peer.id, err: error }, 'close handler failed');
+      }
+    });
+    send(peer, { type: 'hello', id: peer.id, iceServers: [...peer.stunServers] });
+  }
+
+  /** A socket closed: forget it, and tell its room unless a newer socket took its seat. */
+  function closed(peer: Peer, code: number): void {
+    const { client } = peer;
+    live.delete(peer);
+    peer.heartbeatSlice.delete(peer);
+    const left = (perClient.get(client) ?? 1) - 1;
+    if (left === 0) perClient.delete(client);
+    else perClient.set(client, left);
+    metrics.sockets.set(live.size);
+    logger.info({ peer: peer.id, code, reason: peer.closedFor ?? undefined }, 'socket closed');
+    if (peer.replaced) return;
+    peers.delete(peer.id);
+    leaveRoom(peer);
   }
 
   let heartbeatTick = 0;

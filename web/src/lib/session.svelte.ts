@@ -3,7 +3,9 @@
  * diagnostics record, as reactive state for the components. The logic it applies lives in the
  * pure modules it imports; this class only wires events to state.
  */
+import { scanJson } from '../../../signaling/bounded-json.ts';
 import {
+  JSON_LIMITS,
   MAX_FRAME_BYTES,
   type PeerInfo,
   type ServerMessage,
@@ -46,6 +48,12 @@ export const STATS_INTERVAL_MS = 1000;
 
 /** Least time between two diagnostics views sent to the other peer, ms (signaling is shared). */
 export const SHARE_INTERVAL_MS = 2000;
+
+/**
+ * Bounds for our diagnostics view inside a `peer-info` frame: half the frame's items, and the
+ * frame's depth less the levels that wrap the view (frame → data → info → view).
+ */
+const VIEW_JSON_LIMITS = { maxDepth: JSON_LIMITS.maxDepth - 4, maxItems: JSON_LIMITS.maxItems / 2 };
 
 /** One change of the selected candidate pair, as `getStats()` reported it. */
 export interface PairChange {
@@ -435,6 +443,9 @@ export class RoomSession {
       case 'joined':
         if (this.#server === 'reconnecting') this.#mark('Signaling reconnected', true);
         this.#server = 'open';
+        // The same STUN servers as in hello, now with TURN: the server mints a relay credential
+        // only for a socket that has joined a room (issue #9).
+        this.#iceServers = message.iceServers;
         this.#selfId = message.id;
         if (message.peers[0]) this.#meet(message.peers[0]);
         return;
@@ -764,8 +775,12 @@ export class RoomSession {
       if (to === null) return;
       this.#lastSharedAt = performance.now();
       let view = this.diagnosticsView();
-      // Stay well inside the signaling frame limit; the pair grid is the bulkiest part.
-      if (JSON.stringify(view).length > MAX_FRAME_BYTES / 2) view = { ...view, pairs: [] };
+      // Stay well inside the signaling frame limit and the structural bounds the server checks
+      // (JSON_LIMITS); the pair grid is the bulkiest part.
+      const text = JSON.stringify(view);
+      if (text.length > MAX_FRAME_BYTES / 2 || scanJson(text, VIEW_JSON_LIMITS) !== null) {
+        view = { ...view, pairs: [] };
+      }
       const info: PeerInfo = { nat: this.#natReport as Record<string, unknown> | null, view };
       this.#client?.send({ type: 'signal', to, data: { type: 'peer-info', info } });
     }, wait);

@@ -4,7 +4,8 @@
  * minus the STUN responder itself, which is UDP and not under load here. Prints `listening <port>`.
  *
  * The hardening limits are lifted, not switched off: the bench opens 10,000 sockets (over the
- * `maxSockets` default) and sends each up to ~20 frames/s (at the `rateMessagesPerS` default), but
+ * `maxSockets` default) and sends each up to ~20 frames/s (at the `rateMessagesPerS` default; the
+ * byte budget and the send-queue bound are lifted likewise), but
  * every check still runs, so its cost is measured. (Sockets come from 127.x.y.z addresses, 20
  * each, below the `maxSocketsPerIp` default anyway.) Env `BENCH_SERVER_OPTIONS`, JSON, is merged
  * over the options last, for a limit this file does not know yet.
@@ -21,6 +22,10 @@ const options: SignalingServerOptions = {
   maxSocketsPerIp: UNREACHED,
   rateMessagesPerS: UNREACHED,
   rateBurst: UNREACHED,
+  rateBytesPerS: UNREACHED * 1024,
+  rateBytesBurst: UNREACHED * 1024,
+  // A saturated load generator may lag behind its sockets for a moment; never 4009 here.
+  maxBufferedBytes: 64 * 1024 * 1024,
   ...(JSON.parse(process.env.BENCH_SERVER_OPTIONS ?? '{}') as object),
 };
 const server = createSignalingServer(options);

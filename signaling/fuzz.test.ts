@@ -609,8 +609,13 @@ it(`survives ${SOCKETS} hostile sockets while a chat in another room carries on`
  * this was 9 s; an idle server answers in ~1 ms. The bound leaves room for a loaded CI machine.
  */
 const BYSTANDER_P99_MS = 500;
-/** The process's RSS may stay at most this far above its level before the attacks, bytes. */
-const RSS_SLACK_BYTES = 64 * 1024 * 1024;
+/**
+ * The process's RSS may stay at most this far above its level before the attacks, bytes. Coarse:
+ * the process holds the attackers' sockets too, and V8 keeps some heap it grew (seen: +17 to +44
+ * MiB). What bounds the server's own queues is checked exactly by the stalled pairs below and by
+ * server.test.ts (4009).
+ */
+const RSS_SLACK_BYTES = 128 * 1024 * 1024;
 /** How long the attacks run, ms. */
 const ATTACK_MS = 6000;
 /** Slowloris connections opened from one address (the issue's attack). */
@@ -690,17 +695,22 @@ it('keeps a bystander prompt and memory bounded under deep, wide, non-reading an
         await sleep(1000);
       }
       for (const { recorder } of senders) {
-        expect(recorder.socket.readyState).toBe(WebSocket.OPEN); // within budget: kept
+        expect(recorder.socket.readyState, 'a sender within its budget was closed').toBe(
+          WebSocket.OPEN,
+        );
       }
     })();
 
-    // 3. Two pairs where one stops reading while the other sends it 30 KB frames at the budget.
+    // 3. Two pairs where one stops reading, but sends a frame a second (as the issue's attacker
+    // did, so that a heartbeat counting frames as life would keep it), while the other sends it
+    // 30 KB frames at the byte budget.
     const stalled = Array.from({ length: 2 }, async (_, i) => {
       const room = `stalledstalledstalled${i}`;
       const writer = await person('127.0.0.4', room);
       const reader = await person('127.0.0.4', room);
       const readerTcp = Reflect.get(reader.recorder.socket, '_socket') as import('node:net').Socket;
       readerTcp.pause();
+      const alive = setInterval(() => reader.recorder.send('{"type":"ping"}'), 1000);
       const frame = JSON.stringify({
         type: 'signal',
         to: reader.id,
@@ -711,8 +721,9 @@ it('keeps a bystander prompt and memory bounded under deep, wide, non-reading an
         writer.recorder.send(frame);
         await sleep(1000);
       }
+      clearInterval(alive);
       // Dropped well within the run: by the heartbeat (it answers no ping) or for its queue.
-      expect(left()).toBe(true);
+      expect(left(), 'the reader that stopped reading was never dropped').toBe(true);
       readerTcp.resume();
     });
 
@@ -762,8 +773,8 @@ it('keeps a bystander prompt and memory bounded under deep, wide, non-reading an
     expect([...closes.keys()]).toEqual(['4000']);
     expect(held).toBeLessThanOrEqual(SERVER_DEFAULTS.maxHttpConnectionsPerIp);
     expect(refused).toBeGreaterThanOrEqual(SLOWLORIS - SERVER_DEFAULTS.maxHttpConnectionsPerIp);
-    expect(p99).toBeLessThan(BYSTANDER_P99_MS);
-    expect(rssAfter - rssBefore).toBeLessThan(RSS_SLACK_BYTES);
+    expect(p99, 'bystander ping p99, ms').toBeLessThan(BYSTANDER_P99_MS);
+    expect(rssAfter - rssBefore, 'RSS growth, bytes').toBeLessThan(RSS_SLACK_BYTES);
     // And it still serves.
     expect(alice.recorder.socket.readyState).toBe(WebSocket.OPEN);
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('ok\n');

@@ -810,7 +810,11 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
         }
         if (nowMs - peer.heardAtMs < heartbeatIntervalMs / 2) continue;
         peer.awaitingPong = true;
-        peer.socket.ping();
+        try {
+          peer.socket.ping();
+        } catch (error) {
+          fail(peer, error); // one socket's fault must not stop the slice
+        }
       }
     },
     heartbeatIntervalMs / 2 / heartbeatSlices.length,

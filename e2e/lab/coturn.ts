@@ -29,6 +29,42 @@ const START_TIMEOUT_MS = 10_000;
 /** Where Debian puts it. */
 const TURNSERVER = '/usr/bin/turnserver';
 
+/**
+ * Peer addresses coturn must never relay to (issue #9). A TURN server relays to whatever address
+ * a client names in CreatePermission (RFC 8656 §9), so without these any holder of a credential
+ * reaches the TURN host's own networks: its loopback services, the private LAN behind it, and a
+ * cloud's instance metadata at 169.254.169.254 (server-side request forgery). WebRTC peers are
+ * other people's public addresses; a relay to a private one is never what ICE needs here. Each
+ * range as coturn wants it (`first-last`), with the registry that reserves it.
+ */
+export const DENIED_PEER_RANGES: readonly (readonly [range: string, why: string])[] = [
+  ['0.0.0.0-0.255.255.255', '"this network" (RFC 791)'],
+  ['10.0.0.0-10.255.255.255', 'private (RFC 1918)'],
+  ['100.64.0.0-100.127.255.255', 'carrier-grade NAT (RFC 6598)'],
+  ['127.0.0.0-127.255.255.255', 'loopback'],
+  ['169.254.0.0-169.254.255.255', 'link-local, cloud metadata (RFC 3927)'],
+  ['172.16.0.0-172.31.255.255', 'private (RFC 1918)'],
+  ['192.0.0.0-192.0.0.255', 'IETF protocol assignments (RFC 6890)'],
+  ['192.168.0.0-192.168.255.255', 'private (RFC 1918)'],
+  ['198.18.0.0-198.19.255.255', 'benchmarking (RFC 2544)'],
+  ['240.0.0.0-255.255.255.255', 'reserved and broadcast'],
+  ['::1', 'IPv6 loopback'],
+  ['::ffff:0.0.0.0-::ffff:255.255.255.255', 'IPv4-mapped: every IPv4 host by another name'],
+  ['64:ff9b::-64:ff9b::ffff:ffff', 'NAT64 (RFC 6052): IPv4 hosts, private ones included'],
+  ['fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'unique local (RFC 4193)'],
+  ['fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'link-local'],
+];
+
+/**
+ * Allocations one credential may hold at once, and the server in all (coturn `user-quota`,
+ * `total-quota`; default unlimited). The app mints one credential per page, and a page holds at
+ * most a few: one per TURN URL (UDP, TCP) per connection attempt, plus Test TURN's. So 10 stops
+ * one leaked credential from exhausting the relay ports (49152–65535) while no honest page gets
+ * near it; size the total to the host (each allocation is a relayed port and its bandwidth).
+ */
+export const COTURN_USER_QUOTA = 10;
+export const COTURN_TOTAL_QUOTA = 1000;
+
 /** A running coturn; see {@link startCoturn}. */
 export interface Coturn {
   /** For `TURN_URLS`: the server over UDP, then over TCP, both on {@link TURN_PORT}. */
@@ -45,7 +81,8 @@ export interface Coturn {
 
 /**
  * The whole coturn configuration, each option with the reason it is there. The README quotes
- * these lines (all but the last two, which only the lab needs); keep them minimal.
+ * these lines, all but the lab's own (`allowed-peer-ip` for the lab's TEST-NET-3 peers, the log
+ * and file locations); keep them minimal.
  *
  * @param ip the one address coturn listens and relays on.
  * @param secret shared with the app server as `TURN_SECRET`.
@@ -71,6 +108,11 @@ export function coturnConfig(ip: string, secret: string, dir: string): string {
     `fingerprint`,
     `# Never relay to multicast/broadcast addresses.`,
     `no-multicast-peers`,
+    `# Never relay to the TURN host's own networks or to cloud metadata (SSRF).`,
+    ...DENIED_PEER_RANGES.flatMap(([range, why]) => [`# ${why}`, `denied-peer-ip=${range}`]),
+    `# Allocations per credential (one per page) and in all.`,
+    `user-quota=${COTURN_USER_QUOTA}`,
+    `total-quota=${COTURN_TOTAL_QUOTA}`,
     `# Peers live on TEST-NET-3 here. coturn 4.6 denies only loopback by default, but the usual`,
     `# hardening lists deny 203.0.113.0/24; allowed-peer-ip wins over denied-peer-ip.`,
     `allowed-peer-ip=203.0.113.0-203.0.113.255`,

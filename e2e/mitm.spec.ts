@@ -73,10 +73,20 @@ test('a signaling server that swaps the fingerprints shows the two people differ
 
   for (const [aliceCode, bobCode] of readings) expect(aliceCode).not.toBe(bobCode);
   expect(relay.forgedSdps).toBeGreaterThanOrEqual(2); // at least one offer and its answer
-  // The forged fingerprints match no certificate, so the handshakes fail: nobody can chat.
-  for (const page of [alice, bob]) {
+  // The forged fingerprints match no certificate, so the handshakes fail: nobody can chat. With a
+  // message typed, Send is enabled exactly when a data channel is (or was) open, so a disabled
+  // Send here says the channel never opened; Enter does not send it either.
+  for (const [page, other] of [
+    [alice, bob],
+    [bob, alice],
+  ] as const) {
     await expect(page.getByRole('status')).not.toHaveText(/^Connected/);
+    const draft = page.getByRole('textbox', { name: 'Message' });
+    await draft.fill('can you read this?');
     await expect(page.getByRole('button', { name: 'Send' })).toBeDisabled();
+    await draft.press('Enter');
+    await expect(draft).toHaveValue('can you read this?'); // kept, not sent
+    await expect(other.getByRole('list', { name: 'Messages' })).not.toContainText('can you read');
   }
   console.log(
     `mitm: forged ${relay.forgedSdps} SDPs; Alice read ${readings[0]![0]}, Bob read ${readings[0]![1]}`,

@@ -36,16 +36,27 @@ async function openRoom(lab: NatLab): Promise<{ alice: Page; bob: Page }> {
 
 /**
  * Types `text` and sends it, as a person would: waits (up to `RECOVERY_TIMEOUT_MS`) for Send to
- * be enabled, which it is whenever the app accepts a message (also while it reconnects).
+ * be enabled, which it is whenever the app accepts a message (also while it reconnects), and
+ * presses Enter; if the draft is still there a moment later (Send went disabled in between: the
+ * other person's signaling socket dropped and the app is between peer-left and peer-joined), waits
+ * for Send again and presses again, as a person would. The app never loses the draft.
  */
 async function say(page: Page, text: string): Promise<void> {
   const box = page.getByRole('textbox', { name: 'Message' });
+  const send = page.getByRole('button', { name: 'Send' });
   await box.fill(text);
-  await expect(page.getByRole('button', { name: 'Send' })).toBeEnabled({
-    timeout: RECOVERY_TIMEOUT_MS,
-  });
-  await box.press('Enter');
-  await expect(box).toHaveValue('');
+  const deadline = Date.now() + RECOVERY_TIMEOUT_MS;
+  for (;;) {
+    await expect(send).toBeEnabled({ timeout: Math.max(1, deadline - Date.now()) });
+    await box.press('Enter');
+    try {
+      await expect(box).toHaveValue('', { timeout: 2_000 });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await expect(box).toHaveValue(text); // not sent, and the draft kept
+    }
+  }
 }
 
 function messages(page: Page) {

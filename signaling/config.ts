@@ -65,7 +65,7 @@ export const DEFAULTS = {
   MAX_SOCKETS: 20_000,
   /** People per room. */
   ROOM_SIZE: ROOM_CAPACITY,
-  /** WebSocket ping interval for quiet sockets, ms; a silent socket is dropped within 1.5× this. */
+  /** WebSocket ping interval, ms; a socket that stops answering is dropped within 1.5× this. */
   HEARTBEAT_INTERVAL_MS: 15 * 1000,
   /** pino level (`signaling/log.ts` says what each level logs). */
   LOG_LEVEL: 'info',
@@ -138,7 +138,7 @@ export interface ServerConfig {
    * host as the request's `Host`. Requests without `Origin` (not from a browser) always pass.
    */
   allowedOrigins: string[] | null;
-  /** `HEARTBEAT_INTERVAL_MS`: WebSocket ping interval for quiet sockets, ms (server.ts). */
+  /** `HEARTBEAT_INTERVAL_MS`: WebSocket ping interval, ms (server.ts). */
   heartbeatIntervalMs: number;
   /** `LOG_LEVEL`: pino level. */
   logLevel: LogLevel;

@@ -36,7 +36,7 @@ export type RejectionReason =
   | 'too-many-sockets'
   /** Upgrade answered with HTTP 429. */
   | 'too-many-from-ip'
-  /** Silent (no frame, no pong) for 1.5 heartbeat intervals: cut without a close frame. */
+  /** No pong for 1.5 heartbeat intervals: cut without a close frame. */
   | 'heartbeat';
 
 /** The server's instruments. */

@@ -94,9 +94,9 @@ export interface SignalingServerOptions {
   /** [staticDir=dist/web] Directory of the built page. */
   staticDir?: string;
   /**
-   * [heartbeatIntervalMs=15000] WebSocket ping interval for quiet sockets, ms: a socket silent
-   * for half of it is pinged, and dropped if it stays silent, at most 1.5× this after its last
-   * frame or pong. A socket that sends frames is not pinged.
+   * [heartbeatIntervalMs=15000] WebSocket ping interval, ms: every socket is pinged once per
+   * interval and dropped if it has not answered, at most 1.5× this after its last pong. Frames it
+   * sends do not count as life (issue #9): only a pong shows it reads what we send.
    */
   heartbeatIntervalMs?: number;
   /** [roomCapacity=2] People per room; a join beyond gets `room-full` and close 4003. */

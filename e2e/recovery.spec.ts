@@ -204,7 +204,16 @@ test('A’s home network drops for 8 s while A sends, and comes back with a new 
       async () => (await myLine(alice, text).textContent())?.includes('delivered') ?? false,
       RECOVERY_TIMEOUT_MS,
     ),
-  ]);
+  ]).catch(async (error: unknown) => {
+    // What each person's panel says, so that a failure here can be told from the trace alone.
+    const seen = await Promise.all(
+      [alice, bob].map(async (page) => {
+        const steps = await timeline(page).getByRole('listitem').allTextContents();
+        return `${await page.getByRole('status').textContent()} | ${steps.join(' | ')}`;
+      }),
+    );
+    throw new Error(`${(error as Error).message}\nAlice: ${seen[0]}\nBob: ${seen[1]}`);
+  });
   for (const page of [alice, bob]) {
     await expect(page.getByRole('status')).toHaveText('Connected directly, peer to peer.', {
       timeout: RECOVERY_TIMEOUT_MS,

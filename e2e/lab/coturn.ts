@@ -26,43 +26,67 @@ export const COTURN_REALM = 'lab.holepunch.test';
 /** How long `startCoturn` waits for coturn to accept TCP, ms. It starts in well under a second. */
 const START_TIMEOUT_MS = 10_000;
 
+/** The lab's public segment, TEST-NET-3 (e2e/lab/nat-lab.ts): the one range the lab re-allows. */
+export const LAB_PEER_RANGE = '203.0.113.0-203.0.113.255';
+
 /** Where Debian puts it. */
 const TURNSERVER = '/usr/bin/turnserver';
 
 /**
  * Peer addresses coturn must never relay to (issue #9). A TURN server relays to whatever address
- * a client names in CreatePermission (RFC 8656 §9), so without these any holder of a credential
- * reaches the TURN host's own networks: its loopback services, the private LAN behind it, and a
- * cloud's instance metadata at 169.254.169.254 (server-side request forgery). WebRTC peers are
- * other people's public addresses; a relay to a private one is never what ICE needs here. Each
- * range as coturn wants it (`first-last`), with the registry that reserves it.
+ * a client names in CreatePermission or ChannelBind (RFC 8656 §9, §11), so without these any
+ * holder of a credential (every page that joins a room gets one) reaches the TURN host's own
+ * networks: its loopback services, the private LAN behind it, and a cloud's instance metadata at
+ * 169.254.169.254 (server-side request forgery). WebRTC peers are other people's public
+ * addresses; a relay to any of these is never what ICE needs.
+ *
+ * The usual hardening list for coturn, each range as coturn wants it (`first-last`: it takes no
+ * CIDR), with the registry that reserves it. coturn checks `allowed-peer-ip` before these and
+ * multicast (224.0.0.0/4, ff00::/8) through `no-multicast-peers`.
  */
 export const DENIED_PEER_RANGES: readonly (readonly [range: string, why: string])[] = [
-  ['0.0.0.0-0.255.255.255', '"this network" (RFC 791)'],
+  ['0.0.0.0-0.255.255.255', '"this network" (RFC 6890); Linux delivers 0.0.0.0 to the host itself'],
   ['10.0.0.0-10.255.255.255', 'private (RFC 1918)'],
-  ['100.64.0.0-100.127.255.255', 'carrier-grade NAT (RFC 6598)'],
-  ['127.0.0.0-127.255.255.255', 'loopback'],
-  ['169.254.0.0-169.254.255.255', 'link-local, cloud metadata (RFC 3927)'],
+  ['100.64.0.0-100.127.255.255', "carrier-grade NAT (RFC 6598): the provider's own network"],
+  ['127.0.0.0-127.255.255.255', 'loopback (coturn also denies it unless allow-loopback-peers)'],
+  ['169.254.0.0-169.254.255.255', 'link-local (RFC 3927), cloud metadata at 169.254.169.254'],
   ['172.16.0.0-172.31.255.255', 'private (RFC 1918)'],
   ['192.0.0.0-192.0.0.255', 'IETF protocol assignments (RFC 6890)'],
+  ['192.0.2.0-192.0.2.255', 'TEST-NET-1 (RFC 5737): never a real peer, sometimes used inside'],
+  ['192.88.99.0-192.88.99.255', '6to4 relay anycast, deprecated (RFC 7526)'],
   ['192.168.0.0-192.168.255.255', 'private (RFC 1918)'],
   ['198.18.0.0-198.19.255.255', 'benchmarking (RFC 2544)'],
-  ['240.0.0.0-255.255.255.255', 'reserved and broadcast'],
+  ['198.51.100.0-198.51.100.255', 'TEST-NET-2 (RFC 5737)'],
+  ['203.0.113.0-203.0.113.255', 'TEST-NET-3 (RFC 5737); the lab re-allows it for its own peers'],
+  ['240.0.0.0-255.255.255.255', 'reserved (RFC 1112) and limited broadcast'],
   ['::1', 'IPv6 loopback'],
-  ['::ffff:0.0.0.0-::ffff:255.255.255.255', 'IPv4-mapped: every IPv4 host by another name'],
-  ['64:ff9b::-64:ff9b::ffff:ffff', 'NAT64 (RFC 6052): IPv4 hosts, private ones included'],
+  // coturn parses the dotted tail; the range is ::ffff:0:0/96.
+  ['::ffff:0.0.0.0-::ffff:255.255.255.255', 'IPv4-mapped (RFC 4291): every IPv4 host again'],
+  // Debatable: on an IPv6-only TURN host behind NAT64 this prefix is its only way to IPv4 peers,
+  // and such a deployment must drop these two lines (its translator must then refuse private
+  // IPv4, which RFC 6052 §3.1 asks of the well-known prefix). Everywhere else coturn reaches IPv4
+  // peers directly, and the prefix would only be a way around the IPv4 lines above.
+  ['64:ff9b::-64:ff9b::ffff:ffff', 'NAT64 well-known prefix (RFC 6052), any IPv4 host'],
+  ['64:ff9b:1::-64:ff9b:1:ffff:ffff:ffff:ffff:ffff', 'local-use NAT64 (RFC 8215), any IPv4 host'],
+  ['100::-100::ffff:ffff:ffff:ffff', 'discard-only (RFC 6666)'],
+  ['2001::-2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff', 'IETF protocol assignments (RFC 2928), Teredo'],
+  ['2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', 'documentation (RFC 3849)'],
+  ['2002::-2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '6to4 (RFC 3056): an IPv4 address inside'],
   ['fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'unique local (RFC 4193)'],
   ['fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'link-local'],
 ];
 
 /**
  * Allocations one credential may hold at once, and the server in all (coturn `user-quota`,
- * `total-quota`; default unlimited). The app mints one credential per page, and a page holds at
- * most a few: one per TURN URL (UDP, TCP) per connection attempt, plus Test TURN's. So 10 stops
- * one leaked credential from exhausting the relay ports (49152–65535) while no honest page gets
- * near it; size the total to the host (each allocation is a relayed port and its bandwidth).
+ * `total-quota`; default unlimited); past them coturn answers Allocate with 486 (RFC 8656 §7.2).
+ * The app mints one credential per joined socket. libwebrtc allocates once per TURN URL (UDP,
+ * TCP) per network interface, so a laptop on Wi-Fi, Ethernet and a VPN holds 6 for its connection
+ * and 6 more while Test TURN runs: 12 lets that through (a rebuild closes the old connection,
+ * which releases its allocations) and keeps one leaked credential from taking the relay ports
+ * (49152–65535); Synapse's TURN guide picks 12 too. Size the total to the host's bandwidth:
+ * each allocation is a relayed port and its traffic.
  */
-export const COTURN_USER_QUOTA = 10;
+export const COTURN_USER_QUOTA = 12;
 export const COTURN_TOTAL_QUOTA = 1000;
 
 /** A running coturn; see {@link startCoturn}. */
@@ -108,14 +132,17 @@ export function coturnConfig(ip: string, secret: string, dir: string): string {
     `fingerprint`,
     `# Never relay to multicast/broadcast addresses.`,
     `no-multicast-peers`,
+    `# No TCP allocations (RFC 6062): browsers only ask for UDP relays (TURN over TCP still relays`,
+    `# UDP), and a TCP relay is a TCP proxy to every address the lines below let through.`,
+    `no-tcp-relay`,
     `# Never relay to the TURN host's own networks or to cloud metadata (SSRF).`,
     ...DENIED_PEER_RANGES.flatMap(([range, why]) => [`# ${why}`, `denied-peer-ip=${range}`]),
-    `# Allocations per credential (one per page) and in all.`,
+    `# Allocations per credential (one per joined socket) and in all.`,
     `user-quota=${COTURN_USER_QUOTA}`,
     `total-quota=${COTURN_TOTAL_QUOTA}`,
-    `# Peers live on TEST-NET-3 here. coturn 4.6 denies only loopback by default, but the usual`,
-    `# hardening lists deny 203.0.113.0/24; allowed-peer-ip wins over denied-peer-ip.`,
-    `allowed-peer-ip=203.0.113.0-203.0.113.255`,
+    `# Lab only: its peers live on TEST-NET-3, denied above. coturn checks allowed-peer-ip first,`,
+    `# so it wins over every denied-peer-ip: it must never cover more than the lab's segment.`,
+    `allowed-peer-ip=${LAB_PEER_RANGE}`,
     `# Log to stdout, one stream without rotation or PID suffixes.`,
     `log-file=stdout`,
     `simple-log`,

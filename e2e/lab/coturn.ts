@@ -155,7 +155,8 @@ export function coturnConfig(ip: string, secret: string, dir: string): string {
 
 /**
  * Starts coturn on `lab.publicHost(hostName)` and resolves once it accepts TCP on
- * {@link TURN_PORT} (checked from host A's namespace, through its NAT, like a client).
+ * {@link TURN_PORT} and answers a STUN Binding over UDP there (both checked from host A's
+ * namespace, through its NAT, like a client).
  *
  * @throws {Error} if `turnserver` is not installed (Debian package `coturn`), or with coturn's
  *   log if it does not listen within 10 s.
@@ -204,10 +205,48 @@ export async function startCoturn(lab: NatLab, hostName: string): Promise<Coturn
     },
   };
   try {
+    const deadline = Date.now() + START_TIMEOUT_MS;
     await lab.waitForTcp(lab.hosts.a.ns, host.ip, TURN_PORT, { timeoutMs: START_TIMEOUT_MS });
+    // Its TCP listener says nothing of its UDP ones, which run in threads of their own ("UDP
+    // thread per CPU core", its log says), and most clients come over UDP.
+    await waitForUdpStun(lab, lab.hosts.a.ns, host.ip, Math.max(0, deadline - Date.now()));
   } catch (error) {
     await coturn.stop();
     throw new Error(`coturn did not start:\n${lab.output(child)}`, { cause: error });
   }
   return coturn;
+}
+
+/** How often {@link waitForUdpStun} asks again, ms. */
+const STUN_RETRY_INTERVAL_MS = 100;
+
+/**
+ * Resolves once a STUN Binding request (RFC 8489 §6.1) from `ns` to `ip`:{@link TURN_PORT} over
+ * UDP gets its success response, asking every {@link STUN_RETRY_INTERVAL_MS}.
+ * @throws {Error} if none comes within `timeoutMs`.
+ */
+async function waitForUdpStun(lab: NatLab, ns: string, ip: string, timeoutMs: number) {
+  // Type 0x0001 (Binding request), length 0, the magic cookie, a 96-bit transaction id; the
+  // answer is type 0x0101 (Binding success). Inside the namespace: the test process is not.
+  const script = `
+    const [ip, port, timeoutMs, retryMs] = process.argv.slice(1).map((arg, i) => i ? Number(arg) : arg);
+    const socket = require('node:dgram').createSocket('udp4');
+    const request = Buffer.concat([
+      Buffer.from('000100002112a442', 'hex'),
+      require('node:crypto').randomBytes(12),
+    ]);
+    const deadline = Date.now() + timeoutMs;
+    socket.on('message', (reply) => reply.length >= 20 && reply.readUInt16BE(0) === 0x0101 && process.exit(0));
+    (function ask() {
+      if (Date.now() > deadline) process.exit(1);
+      socket.send(request, port, ip);
+      setTimeout(ask, retryMs);
+    })();`;
+  const args = [ip, TURN_PORT, timeoutMs, STUN_RETRY_INTERVAL_MS].map(String);
+  const { code, stderr } = await lab.run(ns, [process.execPath, '-e', script, ...args], {
+    timeoutMs: timeoutMs + 5_000,
+  });
+  if (code !== 0) {
+    throw new Error(`No STUN answer over UDP from ${ip}:${TURN_PORT} in ${timeoutMs} ms ${stderr}`);
+  }
 }

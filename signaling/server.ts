@@ -40,6 +40,7 @@ import {
   SIGNALING_PATH,
   parseClientFrame,
   type ClientMessage,
+  type FrameError,
   type IceServer,
   type ServerMessage,
 } from './protocol.ts';
@@ -213,6 +214,14 @@ interface Peer {
   closedFor: RejectionReason | 'shutdown' | 'replaced' | null;
 }
 
+/** Frames the parser refused, by why: the metric label and the close reason (all close 4000). */
+const REFUSED_FRAMES = {
+  'too-deep': { reason: 'too-complex', text: 'frame nested too deep' },
+  'too-many-items': { reason: 'too-complex', text: 'frame has too many items' },
+  'not-json': { reason: 'malformed', text: 'malformed frame' },
+  'off-protocol': { reason: 'malformed', text: 'malformed frame' },
+} as const satisfies Record<FrameError, { reason: RejectionReason; text: string }>;
+
 /**
  * The peer id for a resume token in a room: a hash, so the same person gets the same id after a
  * reconnect, a page reload or a server restart (nothing to remember server-side), and an id seen
@@ -302,6 +311,27 @@ export function clientKey(address: string): string {
     .join(':')}::/64`;
 }
 
+/** Open connections per {@link clientKey}: the count behind each per-address cap. */
+class ClientCounts {
+  readonly #counts = new Map<string, number>();
+
+  /** Open connections of `client` now. */
+  get(client: string): number {
+    return this.#counts.get(client) ?? 0;
+  }
+
+  add(client: string): void {
+    this.#counts.set(client, this.get(client) + 1);
+  }
+
+  /** One of `client`'s connections closed; a client with none left is forgotten. */
+  remove(client: string): void {
+    const left = this.get(client) - 1;
+    if (left <= 0) this.#counts.delete(client);
+    else this.#counts.set(client, left);
+  }
+}
+
 /** The client's address: the TCP peer, or with `trustProxy` the proxy's `X-Forwarded-For`. */
 function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
   const direct = req.socket.remoteAddress;
@@ -370,7 +400,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   /** Sockets by peer id: the ones that can be reached. */
   const peers = new Map<string, Peer>();
   /** Open sockets per {@link clientKey}. */
-  const perClient = new Map<string, number>();
+  const perClient = new ClientCounts();
   let closing: Promise<void> | null = null;
 
   // sirv lists the directory when it is created and throws if it is missing, so without a built
@@ -442,32 +472,25 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   );
 
   /** Open HTTP connections per {@link clientKey} that have not become WebSockets. */
-  const httpPerClient = new Map<string, number>();
+  const httpPerClient = new ClientCounts();
   /** Connections counted in {@link httpPerClient}, with their key, until they close or upgrade. */
   const httpCounted = new WeakMap<Socket, string>();
   function uncountHttp(socket: Socket): void {
     const client = httpCounted.get(socket);
     if (client === undefined) return;
     httpCounted.delete(socket);
-    const left = (httpPerClient.get(client) ?? 1) - 1;
-    if (left === 0) httpPerClient.delete(client);
-    else httpPerClient.set(client, left);
+    httpPerClient.remove(client);
   }
   if (maxHttpConnectionsPerIp > 0 && !trustProxy) {
     http.on('connection', (socket: Socket) => {
       const address = socket.remoteAddress;
       if (address === undefined) return void socket.destroy(); // already gone
       const client = clientKey(address);
-      const open = httpPerClient.get(client) ?? 0;
-      if (open >= maxHttpConnectionsPerIp) {
-        metrics.rejections.inc({ reason: 'too-many-connections' });
-        socket.end(
-          'HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\n' +
-            'Content-Length: 18\r\n\r\nToo Many Requests\n',
-        );
+      if (httpPerClient.get(client) >= maxHttpConnectionsPerIp) {
+        refuseRaw(socket, 429, 'too-many-connections');
         return;
       }
-      httpPerClient.set(client, open + 1);
+      httpPerClient.add(client);
       httpCounted.set(socket, client);
       socket.once('close', () => uncountHttp(socket));
     });
@@ -484,8 +507,8 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   };
   const wss = new WebSocketServer(wssOptions);
 
-  /** Answers an upgrade request with a plain HTTP error and no WebSocket. */
-  function refuseUpgrade(socket: Duplex, status: number, reason: RejectionReason | null): void {
+  /** Answers a raw connection (an upgrade, or one over the HTTP cap) with a plain HTTP error. */
+  function refuseRaw(socket: Duplex, status: number, reason: RejectionReason | null): void {
     if (reason !== null) metrics.rejections.inc({ reason });
     const text = STATUS_CODES[status] ?? 'Error';
     socket.end(
@@ -509,20 +532,20 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
 
   function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = req.url?.split('?')[0];
-    if (path !== SIGNALING_PATH) return refuseUpgrade(socket, 404, null);
-    if (closing) return refuseUpgrade(socket, 503, null);
+    if (path !== SIGNALING_PATH) return refuseRaw(socket, 404, null);
+    if (closing) return refuseRaw(socket, 503, null);
     const address = clientAddress(req, trustProxy);
     if (address === undefined) return void socket.destroy(); // already gone
     const client = clientKey(address);
     const refused = (status: number, reason: RejectionReason) => {
       logger.info({ client: clientTag(client), status, reason }, 'upgrade refused');
-      refuseUpgrade(socket, status, reason);
+      refuseRaw(socket, status, reason);
     };
     if (!isOriginAllowed(req.headers.origin, req.headers.host, allowedOrigins)) {
       return refused(403, 'origin');
     }
     if (maxSockets > 0 && live.size >= maxSockets) return refused(503, 'too-many-sockets');
-    if (maxSocketsPerIp > 0 && (perClient.get(client) ?? 0) >= maxSocketsPerIp) {
+    if (maxSocketsPerIp > 0 && perClient.get(client) >= maxSocketsPerIp) {
       return refused(429, 'too-many-from-ip');
     }
     // Without `verifyClient` or compression, ws completes the handshake synchronously, so the
@@ -675,14 +698,6 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     peers.set(id, peer);
   }
 
-  /** Close reasons for frames the parser refused, by why (all close with 4000). */
-  const MALFORMED_REASONS = {
-    'too-deep': 'frame nested too deep',
-    'too-many-items': 'frame has too many items',
-    'not-json': 'malformed frame',
-    'off-protocol': 'malformed frame',
-  } as const;
-
   function onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
     if (peer.closedFor !== null) return;
     const nowMs = performance.now();
@@ -709,9 +724,8 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       logger.debug({ peer: peer.id, type, kind, bytes }, 'frame');
     }
     if (typeof message === 'string') {
-      const reason =
-        message === 'too-deep' || message === 'too-many-items' ? 'too-complex' : 'malformed';
-      reject(peer, reason, CloseCode.MALFORMED, MALFORMED_REASONS[message]);
+      const refused = REFUSED_FRAMES[message];
+      reject(peer, refused.reason, CloseCode.MALFORMED, refused.text);
       return;
     }
     dispatch(peer, message);
@@ -754,7 +768,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     live.add(peer);
     peer.heartbeatSlice.add(peer);
     peers.set(peer.id, peer);
-    perClient.set(client, (perClient.get(client) ?? 0) + 1);
+    perClient.add(client);
     metrics.sockets.set(live.size);
     logger.info({ peer: peer.id, client: clientTag(client) }, 'socket opened');
     socket.on('pong', () => {
@@ -783,9 +797,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     const { client } = peer;
     live.delete(peer);
     peer.heartbeatSlice.delete(peer);
-    const left = (perClient.get(client) ?? 1) - 1;
-    if (left === 0) perClient.delete(client);
-    else perClient.set(client, left);
+    perClient.remove(client);
     metrics.sockets.set(live.size);
     logger.info({ peer: peer.id, code, reason: peer.closedFor ?? undefined }, 'socket closed');
     if (peer.replaced) return;

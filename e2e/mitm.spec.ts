@@ -7,7 +7,7 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { startMitmRelay, type MitmRelay } from './support/mitm-relay.ts';
 
-/** Six groups of four Crockford base32 characters (web/src/lib/sas.ts). */
+/** Six groups of four Crockford base32 characters (web/src/lib/peer/sas.ts). */
 const SAFETY_CODE = /^[0-9A-HJKMNP-TV-Z]{4}( [0-9A-HJKMNP-TV-Z]{4}){5}$/;
 /** How many times the two codes are read side by side, and how far apart, ms. */
 const READINGS = 5;

@@ -5,7 +5,7 @@
  *
  * Timings the expectations allow for (generous; the measured ones are printed):
  * - ICE consent (RFC 7675 §5.1): Chromium calls a silent path `disconnected` after ~2.5 s, and the
- *   app rebuilds after 3 s of it (DISCONNECTED_GRACE_MS in web/src/lib/link-policy.ts);
+ *   app rebuilds after 3 s of it (DISCONNECTED_GRACE_MS in web/src/lib/peer/link-policy.ts);
  * - signaling: a dead TCP path is found by the app's ping within 10–15 s
  *   (SIGNALING_DEAD_AFTER_MS), a closed one at once; reconnects back off up to 10 s
  *   (BACKOFF_CAP_MS); a TCP SYN lost during an outage is retried by the kernel after 1, 3, 7 s.

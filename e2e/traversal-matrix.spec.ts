@@ -22,7 +22,7 @@ import { browserSelectedPair, type BrowserSelectedPair } from './support/webrtc-
 
 test.afterEach(closePeople);
 
-/** What the panel calls each NAT mode of the lab (web/src/lib/nat-classifier.ts). */
+/** What the panel calls each NAT mode of the lab (web/src/lib/nat/nat-classifier.ts). */
 const NAT_LABELS: Record<NatMode, string> = {
   cone: 'one mapping for every destination (cone)',
   symmetric: 'varies by destination (symmetric)',

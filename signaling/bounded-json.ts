@@ -24,7 +24,7 @@ export interface JsonLimits {
 /**
  * The protocol's bounds. The deepest honest frame is a diagnostics view inside `peer-info`:
  * frame → data → info → view → pairs → pair → a field, depth ~7. The widest is that view at its
- * cap of half a frame (32 KiB, web/src/lib/session.svelte.ts), ~1,500–2,500 items with the field
+ * cap of half a frame (32 KiB, web/src/lib/room/room-session.svelte.ts), ~1,500–2,500 items with the field
  * names and values it has. So 32 levels and 4,096 items leave a wide margin, while the recursion
  * that follows (`JSON.stringify` overflows at ~4,000 levels here) and the per-frame work stay
  * bounded.

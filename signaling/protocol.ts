@@ -1,7 +1,7 @@
 /**
  * The signaling protocol: every frame either side may send, its validation, the limits and the
  * close codes. Imported by the server (`signaling/server.ts`) and by the page
- * (`web/src/lib/signaling-client.ts`), so both sides agree by construction.
+ * (`web/src/lib/signaling/signaling-client.ts`), so both sides agree by construction.
  *
  * Frames are UTF-8 JSON text, one message each, within the structural bounds of
  * `bounded-json.ts` ({@link JSON_LIMITS}: depth and item count, checked before parsing). Parsers
@@ -29,7 +29,7 @@ export const ROOM_CAPACITY = 2;
 
 /**
  * Room ids: URL-safe base64 of at least 128 random bits (22 characters), at most 64 characters.
- * The page makes them (`web/src/lib/room-id.ts`); the server accepts any id of this shape.
+ * The page makes them (`web/src/lib/room/room-id.ts`); the server accepts any id of this shape.
  */
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 
@@ -81,7 +81,7 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 /**
  * What one page tells the other about its side of the connection: the classification of its NAT
  * (issue #3; the page validates it field by field with `parseNatReport` in
- * web/src/lib/nat-classifier.ts before showing it), and its diagnostics view (only ever exported
+ * web/src/lib/nat/nat-classifier.ts before showing it), and its diagnostics view (only ever exported
  * as JSON, never rendered). Both are JSON objects to the server, bounded by the frame size.
  */
 export interface PeerInfo {

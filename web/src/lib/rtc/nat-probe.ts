@@ -16,7 +16,7 @@ import {
   type GatheringEnd,
   type NatProbeInput,
   type ProbeError,
-} from '../nat-classifier.ts';
+} from '../nat/nat-classifier.ts';
 
 /**
  * Upper bound on the NAT test, ms. Healthy STUN answers take one round trip, and gathering

@@ -4,7 +4,7 @@
  * (turn-check.ts).
  */
 import type { IceServer } from '../../../../signaling/protocol.ts';
-import { TURN_TEST_TIMEOUT_MS, turnConfig, type TurnCheckInput } from '../turn-check.ts';
+import { TURN_TEST_TIMEOUT_MS, turnConfig, type TurnCheckInput } from '../nat/turn-check.ts';
 import { gather, type GatherOptions } from './nat-probe.ts';
 
 /**

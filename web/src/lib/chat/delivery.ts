@@ -29,7 +29,7 @@
  * its {@link MAX_KNOWN_STREAMS}) starts there instead of waiting forever for seqs that were acked
  * long ago. Everything at or below it was acknowledged, hence saved, by some load of the receiver.
  */
-import { parseBoundedJson, type JsonLimits } from '../../../signaling/bounded-json.ts';
+import { parseBoundedJson, type JsonLimits } from '../../../../signaling/bounded-json.ts';
 import { composeMessage, MAX_MESSAGE_CHARS, newMessageId, type ChatEntry } from './chat-log.ts';
 
 /** Most unacknowledged messages one side keeps; {@link Conversation.send} refuses beyond it. */

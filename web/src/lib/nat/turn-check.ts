@@ -10,7 +10,7 @@
  * TURN error code: 401 when the server refuses the credentials after its challenge (or none were
  * given), 701 when the server cannot be reached (allocate timeout, TCP connect or DNS failure).
  */
-import type { IceServer } from '../../../signaling/protocol.ts';
+import type { IceServer } from '../../../../signaling/protocol.ts';
 import {
   canonicalHost,
   describeErrorCode,

@@ -3,45 +3,48 @@
  * diagnostics record, as reactive state for the components. The logic it applies lives in the
  * pure modules it imports; this class only wires events to state.
  */
-import { scanJson } from '../../../signaling/bounded-json.ts';
+import { scanJson } from '../../../../signaling/bounded-json.ts';
 import {
   JSON_LIMITS,
   MAX_FRAME_BYTES,
   type PeerInfo,
   type ServerMessage,
   type SignalData,
-} from '../../../signaling/protocol.ts';
-import { buildDiagnosticsExport, type DiagnosticsExport } from './diagnostics-export.ts';
+} from '../../../../signaling/protocol.ts';
+import {
+  buildDiagnosticsExport,
+  type DiagnosticsExport,
+} from '../diagnostics/diagnostics-export.ts';
 import {
   Conversation,
   PING_INTERVAL_MS,
   type ConversationEntry,
   type Frame,
   type Step,
-} from './delivery.ts';
-import { openOutboxStore, SnapshotWriter, type Durability } from './outbox-store.ts';
-import { sdpFingerprint, shortAuthString } from './sas.ts';
-import { attachCandidateStats, type CandidateRow } from './candidate-rows.ts';
+} from '../chat/delivery.ts';
+import { openOutboxStore, SnapshotWriter, type Durability } from '../chat/outbox-store.ts';
+import { sdpFingerprint, shortAuthString } from '../peer/sas.ts';
+import { attachCandidateStats, type CandidateRow } from '../ice/candidate-rows.ts';
 import {
   countPairs,
   explainFailure,
   FALLBACK_NOTICE,
   shouldFallBackToRelay,
   type Failure,
-} from './failure.ts';
-import { forecast, forecastHeld, type Forecast, type ForecastCheck } from './forecast.ts';
-import { parseIceCandidate } from './ice-candidate.ts';
-import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from './link-policy.ts';
-import { classifyNat, parseNatReport, type NatReport } from './nat-classifier.ts';
+} from '../diagnostics/failure.ts';
+import { forecast, forecastHeld, type Forecast, type ForecastCheck } from '../nat/forecast.ts';
+import { parseIceCandidate } from '../ice/ice-candidate.ts';
+import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from '../peer/link-policy.ts';
+import { classifyNat, parseNatReport, type NatReport } from '../nat/nat-classifier.ts';
 import { newRoomId } from './room-id.ts';
-import { probeNat } from './rtc/nat-probe.ts';
-import { testTurn } from './rtc/turn-test.ts';
-import { checkTurn, turnConfig, type TurnCheckResult, type TurnConfig } from './turn-check.ts';
-import { buildIceReport, verdict, type IceReport, type Verdict } from './ice-report.ts';
-import { PeerLink, type CandidateError, type PeerStates } from './rtc/peer.ts';
-import { SignalingClient, signalingUrl } from './signaling-client.ts';
+import { probeNat } from '../rtc/nat-probe.ts';
+import { testTurn } from '../rtc/turn-test.ts';
+import { checkTurn, turnConfig, type TurnCheckResult, type TurnConfig } from '../nat/turn-check.ts';
+import { buildIceReport, verdict, type IceReport, type Verdict } from '../ice/ice-report.ts';
+import { PeerLink, type CandidateError, type PeerStates } from '../rtc/peer.ts';
+import { SignalingClient, signalingUrl } from '../signaling/signaling-client.ts';
 import { describeStatus, type PeerState, type ServerState, type Status } from './status.ts';
-import type { TimelineEntry } from './timeline.ts';
+import type { TimelineEntry } from '../diagnostics/timeline.ts';
 
 /** How often the panel reads `getStats()` while a peer connection exists, ms. */
 export const STATS_INTERVAL_MS = 1000;

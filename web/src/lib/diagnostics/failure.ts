@@ -11,10 +11,10 @@
  * a direct path exists it is normally up within 2–3 s. Chromium itself declares ICE `failed` only
  * after ~30 s of unanswered checks (libwebrtc's connection timeouts); the panel speaks much earlier.
  */
-import { analysePath, type Blame, type ForecastBasis } from './forecast.ts';
-import type { CandidatePairState } from './ice-report.ts';
-import { describeErrorCode, parseIceUrl, type NatReport } from './nat-classifier.ts';
-import type { TurnConfig } from './turn-check.ts';
+import { analysePath, type Blame, type ForecastBasis } from '../nat/forecast.ts';
+import type { CandidatePairState } from '../ice/ice-report.ts';
+import { describeErrorCode, parseIceUrl, type NatReport } from '../nat/nat-classifier.ts';
+import type { TurnConfig } from '../nat/turn-check.ts';
 
 /**
  * How long a direct path gets before the session, if TURN is configured, retries with

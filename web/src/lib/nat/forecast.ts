@@ -14,7 +14,7 @@
  * address and port), so ANY symmetric side forecasts a relay. UDP blocked on either side: only
  * TURN over TCP or TLS gets through (RFC 6062, RFC 8656).
  */
-import type { Verdict } from './ice-report.ts';
+import type { Verdict } from '../ice/ice-report.ts';
 import {
   BEHAVIOUR_LABELS,
   isSymmetric,

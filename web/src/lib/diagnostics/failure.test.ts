@@ -8,8 +8,8 @@ import {
   shouldFallBackToRelay,
   type FailureInput,
 } from './failure.ts';
-import type { NatBehaviour, NatReport } from './nat-classifier.ts';
-import { turnConfig } from './turn-check.ts';
+import type { NatBehaviour, NatReport } from '../nat/nat-classifier.ts';
+import { turnConfig } from '../nat/turn-check.ts';
 
 const NO_TURN = turnConfig([]);
 const TURN = turnConfig([{ urls: 'turn:203.0.113.20:3478', username: 'u', credential: 'p' }]);

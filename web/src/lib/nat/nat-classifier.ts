@@ -30,9 +30,9 @@ import {
   parseIceCandidate,
   parseIpv4,
   parseIpv6,
-} from './ice-candidate.ts';
-import type { ParsedIceCandidate } from './ice-candidate.ts';
-import type { IceServer } from '../../../signaling/protocol.ts';
+} from '../ice/ice-candidate.ts';
+import type { ParsedIceCandidate } from '../ice/ice-candidate.ts';
+import type { IceServer } from '../../../../signaling/protocol.ts';
 
 /** IP family of a result; each is classified on its own (an IPv6 socket has its own path). */
 export type IpFamily = 'IPv4' | 'IPv6';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRoomId } from '../../../signaling/protocol.ts';
+import { isRoomId } from '../../../../signaling/protocol.ts';
 import { newRoomId, roomIdFromPath, roomLink } from './room-id.ts';
 
 describe('room ids', () => {

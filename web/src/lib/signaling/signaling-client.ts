@@ -10,7 +10,7 @@ import {
   parseServerMessage,
   type ClientMessage,
   type ServerMessage,
-} from '../../../signaling/protocol.ts';
+} from '../../../../signaling/protocol.ts';
 import { backoffDelayMs } from './backoff.ts';
 
 /** How often the page pings the server, ms. */

@@ -3,7 +3,7 @@
  * so it carries {@link ROOM_ID_BITS} random bits from `crypto.getRandomValues`, which (unlike
  * `crypto.randomUUID`) exists outside secure contexts too, i.e. on plain http from a LAN address.
  */
-import { isRoomId } from '../../../signaling/protocol.ts';
+import { isRoomId } from '../../../../signaling/protocol.ts';
 
 /** Random bits in a new room id (issue #2: at least 128, so ids cannot be guessed). */
 export const ROOM_ID_BITS = 128;

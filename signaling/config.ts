@@ -5,7 +5,13 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.ts';
-import { MAX_FRAME_BYTES, ROOM_CAPACITY, parseIceServers, type IceServer } from './protocol.ts';
+import {
+  MAX_FRAME_BYTES,
+  ROOM_CAPACITY,
+  ROOM_SIZE_RANGE,
+  parseIceServers,
+  type IceServer,
+} from './protocol.ts';
 import { STUN_SECOND_PORT_OFFSET } from './stun.ts';
 import { MAX_TURN_TTL_S, MIN_TURN_TTL_S, parseTurnUrl, type TurnConfig } from './turn.ts';
 
@@ -28,11 +34,12 @@ export const DEFAULTS = {
    */
   RATE_MESSAGES_PER_S: 20,
   /**
-   * Messages a socket may send at once before the sustained rate applies. A page joining a room
-   * sends its SDP, 10–20 trickled candidates and its diagnostics view in one burst, more after
-   * an ICE restart.
+   * Messages a socket may send at once before the sustained rate applies. A page joining a full
+   * room sends, to each of the others, its SDP, 10–20 trickled candidates and its NAT report
+   * (issue #10): 25 per peer, plus as many again for an ICE restart on top. The page paces
+   * itself against this (it is in `hello`), so a larger room only takes longer, never a close.
    */
-  RATE_BURST: 100,
+  RATE_BURST: 25 * ROOM_CAPACITY,
   /**
    * Sustained bytes per second per socket, 0 = off. Parsing costs per byte, not per message, so
    * this is the CPU budget (issue #9). An honest page's steadiest traffic is its diagnostics view,
@@ -40,8 +47,9 @@ export const DEFAULTS = {
    */
   RATE_BYTES_PER_S: 32 * 1024,
   /**
-   * Bytes a socket may send at once. A join brings SDP, candidates and a view (~40 KiB); four
-   * largest frames leave room for an ICE restart on top. At least `MAX_FRAME_BYTES`.
+   * Bytes a socket may send at once. A join into a full room brings, per other person, an SDP
+   * (~1.5 KiB), candidates (~3 KiB) and a NAT report (~2 KiB): ~45 KiB for seven; four largest
+   * frames leave room for diagnostics views asked for at once. At least `MAX_FRAME_BYTES`.
    */
   RATE_BYTES_BURST: 4 * MAX_FRAME_BYTES,
   /**
@@ -83,8 +91,8 @@ const LIMIT_RANGES = {
   MAX_HTTP_CONNECTIONS_PER_IP: [0, 1_000_000],
   MAX_SOCKETS_PER_IP: [0, 1_000_000],
   MAX_SOCKETS: [0, 10_000_000],
-  /** The page talks to one other person; more is for other clients of the protocol. */
-  ROOM_SIZE: [2, 64],
+  /** A full mesh: see `ROOM_SIZE_RANGE` in protocol.ts. */
+  ROOM_SIZE: ROOM_SIZE_RANGE,
   HEARTBEAT_INTERVAL_MS: [1000, 60 * 60 * 1000],
 } as const;
 

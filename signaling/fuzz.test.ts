@@ -250,6 +250,8 @@ beforeAll(async () => {
     logger: silent,
     // Every hostile socket comes from 127.0.0.1; the per-address cap has its own test.
     maxSocketsPerIp: 0,
+    // The chat under attack is a conversation: a third person in it is turned away.
+    roomCapacity: 2,
   });
   const { port } = await server.listen(0, '127.0.0.1');
   wsUrl = `ws://127.0.0.1:${port}${SIGNALING_PATH}`;

@@ -10,6 +10,7 @@ import {
   MAX_CANDIDATE_CHARS,
   MAX_SDP_CHARS,
   PEER_ID_PATTERN,
+  ROOM_SIZE_RANGE,
   RESUME_TOKEN_PATTERN,
   ROOM_ID_PATTERN,
   parseClientMessage,
@@ -87,7 +88,19 @@ const iceServer = fc.record(
   { requiredKeys: ['urls'] },
 );
 const serverMessage = fc.oneof(
-  fc.record({ type: fc.constant('hello'), id: peerId, iceServers: fc.array(iceServer) }),
+  fc.record({
+    type: fc.constant('hello'),
+    id: peerId,
+    iceServers: fc.array(iceServer),
+    limits: fc.record({
+      maxFrameBytes: fc.integer({ min: 1024, max: 1 << 20 }),
+      roomSize: fc.integer({ min: ROOM_SIZE_RANGE[0], max: ROOM_SIZE_RANGE[1] }),
+      rateMessagesPerS: fc.nat(),
+      rateBurst: fc.integer({ min: 1, max: 1000 }),
+      rateBytesPerS: fc.nat(),
+      rateBytesBurst: fc.constant(1 << 20),
+    }),
+  }),
   fc.record({
     type: fc.constant('joined'),
     room: roomId,
@@ -192,7 +205,9 @@ function isWellFormedServerMessage(message: ServerMessage): boolean {
   switch (message.type) {
     case 'hello':
       return (
-        hasKeys(message, ['type', 'id', 'iceServers']) &&
+        hasKeys(message, ['type', 'id', 'iceServers', 'limits']) &&
+        message.limits.roomSize >= ROOM_SIZE_RANGE[0] &&
+        message.limits.roomSize <= ROOM_SIZE_RANGE[1] &&
         PEER_ID_PATTERN.test(message.id) &&
         areWellFormedIceServers(message.iceServers)
       );

@@ -106,8 +106,32 @@ describe('parseSignalData', () => {
 
 describe('parseServerMessage', () => {
   it('reads what the server sends', () => {
-    const hello = { type: 'hello', id: PEER, iceServers: [{ urls: 'stun:203.0.113.10:3478' }] };
+    const limits = {
+      maxFrameBytes: 65536,
+      roomSize: 8,
+      rateMessagesPerS: 20,
+      rateBurst: 200,
+      rateBytesPerS: 32768,
+      rateBytesBurst: 262144,
+    };
+    const hello = {
+      type: 'hello',
+      id: PEER,
+      iceServers: [{ urls: 'stun:203.0.113.10:3478' }],
+      limits,
+    };
     expect(parseServerMessage(JSON.stringify(hello))).toEqual(hello);
+    // Limits a page could not honour are refused, not guessed around.
+    for (const bad of [
+      { ...limits, roomSize: 17 },
+      { ...limits, maxFrameBytes: 512 },
+      { ...limits, rateBurst: 0 },
+      { ...limits, rateBytesBurst: 1024 },
+      { ...limits, rateMessagesPerS: 1.5 },
+      null,
+    ]) {
+      expect(parseServerMessage(JSON.stringify({ ...hello, limits: bad }))).toBeNull();
+    }
     const joined = {
       type: 'joined',
       room: ROOM,

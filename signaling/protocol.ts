@@ -24,8 +24,38 @@ export const MAX_SDP_CHARS = 32 * 1024;
 /** Largest candidate line we relay, characters (RFC 8839 §5.1 lines are < 256 in practice). */
 export const MAX_CANDIDATE_CHARS = 1024;
 
-/** People per room. Issue #2: a room is a conversation between two people. */
-export const ROOM_CAPACITY = 2;
+/**
+ * People per room by default (`ROOM_SIZE`). Issue #10: a room is a group whose members all connect
+ * to each other (full mesh), so each page runs `ROOM_CAPACITY - 1` peer connections.
+ */
+export const ROOM_CAPACITY = 8;
+
+/**
+ * Bounds of a room's size, inclusive. Two is a conversation; past 16 a full mesh means 15 peer
+ * connections per page and 15 copies of every message on the uplink, which is where SFUs take
+ * over from meshes.
+ */
+export const ROOM_SIZE_RANGE = [2, 16] as const;
+
+/**
+ * What the server will accept from one socket, sent in `hello` so that the page sizes and paces
+ * what it sends against the server it is actually talking to (issue #10) instead of being closed
+ * with {@link CloseCode.RATE_LIMITED} or 1009. A rate of 0 means no limit.
+ */
+export interface ServerLimits {
+  /** Largest frame, bytes (UTF-8). */
+  maxFrameBytes: number;
+  /** People per room, within {@link ROOM_SIZE_RANGE}. */
+  roomSize: number;
+  /** Sustained messages per second; 0 = unlimited. */
+  rateMessagesPerS: number;
+  /** Messages that may be sent at once before the sustained rate applies. */
+  rateBurst: number;
+  /** Sustained bytes per second; 0 = unlimited. */
+  rateBytesPerS: number;
+  /** Bytes that may be sent at once, ≥ `maxFrameBytes`. */
+  rateBytesBurst: number;
+}
 
 /**
  * Room ids: URL-safe base64 of at least 128 random bits (22 characters), at most 64 characters.
@@ -124,8 +154,8 @@ export type ServerErrorCode = 'unknown-peer' | 'room-full';
 
 /** Messages the server sends to a page. `from` is always stamped by the server. */
 export type ServerMessage =
-  /** `iceServers`: STUN only; TURN comes with `joined`. */
-  | { type: 'hello'; id: string; iceServers: IceServer[] }
+  /** `iceServers`: STUN only; TURN comes with `joined`. `limits`: what this server accepts. */
+  | { type: 'hello'; id: string; iceServers: IceServer[]; limits: ServerLimits }
   /** `id` is this peer's id in the room: derived from the resume token when one was given. */
   /**
    * `iceServers` replaces the `hello` list: the same STUN servers, then TURN with credentials
@@ -271,6 +301,44 @@ export function parseIceServers(value: unknown): IceServer[] | null {
   return servers.every((server) => server !== null) ? (servers as IceServer[]) : null;
 }
 
+/**
+ * Validates the `limits` of a `hello`: every field a safe non-negative integer, the room size
+ * within {@link ROOM_SIZE_RANGE}, frames of at least 1 KiB and bursts of at least one message
+ * and one frame. Returns a fresh object, or `null`.
+ */
+export function parseServerLimits(value: unknown): ServerLimits | null {
+  if (!isObject(value)) return null;
+  const count = (key: keyof ServerLimits): number | null => {
+    const field = value[key];
+    return typeof field === 'number' && Number.isSafeInteger(field) && field >= 0 ? field : null;
+  };
+  const maxFrameBytes = count('maxFrameBytes');
+  const roomSize = count('roomSize');
+  const rateMessagesPerS = count('rateMessagesPerS');
+  const rateBurst = count('rateBurst');
+  const rateBytesPerS = count('rateBytesPerS');
+  const rateBytesBurst = count('rateBytesBurst');
+  if (maxFrameBytes === null || maxFrameBytes < 1024) return null;
+  if (roomSize === null || roomSize < ROOM_SIZE_RANGE[0] || roomSize > ROOM_SIZE_RANGE[1]) {
+    return null;
+  }
+  if (rateMessagesPerS === null || rateBurst === null || rateBurst < 1) return null;
+  if (rateBytesPerS === null || rateBytesBurst === null || rateBytesBurst < maxFrameBytes) {
+    return null;
+  }
+  return { maxFrameBytes, roomSize, rateMessagesPerS, rateBurst, rateBytesPerS, rateBytesBurst };
+}
+
+/**
+ * The words for a room that is full, from its real capacity (the server's `room-full` error and
+ * the page's status line say the same thing).
+ */
+export function roomFullText(roomSize: number): string {
+  return roomSize === 2
+    ? 'This room is full: two people are already talking in it.'
+    : `This room is full: it holds ${roomSize} people and all ${roomSize} are here.`;
+}
+
 /** Parses one text frame from the server. Never throws: off-protocol input gives `null`. */
 export function parseServerMessage(text: string): ServerMessage | null {
   const message = parseJsonObject(text);
@@ -278,8 +346,9 @@ export function parseServerMessage(text: string): ServerMessage | null {
   switch (message.type) {
     case 'hello': {
       const iceServers = parseIceServers(message.iceServers);
-      return isPeerId(message.id) && iceServers
-        ? { type: 'hello', id: message.id, iceServers }
+      const limits = parseServerLimits(message.limits);
+      return isPeerId(message.id) && iceServers && limits
+        ? { type: 'hello', id: message.id, iceServers, limits }
         : null;
     }
     case 'joined': {

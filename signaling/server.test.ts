@@ -12,6 +12,7 @@ import {
   clientKey,
   createSignalingServer,
   isOriginAllowed,
+  SERVER_DEFAULTS,
   type SignalingServer,
   type SignalingServerOptions,
 } from './server.ts';
@@ -130,18 +131,67 @@ describe('signaling server', () => {
     expect(await bob.client.next()).toEqual({ type: 'signal', from: alice.id, data: OFFER });
   });
 
-  it('tells a third person the room is full and closes with 4003; the two carry on', async () => {
-    const { alice, bob } = await joinPair();
-    const carol = await connect();
-    carol.client.send({ type: 'join', room: ROOM });
-    expect(await carol.client.next()).toMatchObject({ type: 'error', code: 'room-full' });
-    expect(await carol.client.closed).toEqual({
-      code: CloseCode.ROOM_FULL,
-      reason: 'room is full',
+  it('fills a room to its size, tells the next person it is full (with the size) and closes with 4003', async () => {
+    // Issue #10: a room is a group of ROOM_SIZE (default 8); every member is told of each arrival.
+    const members: { client: Client; id: string }[] = [];
+    for (let i = 0; i < SERVER_DEFAULTS.roomCapacity; i++) {
+      const member = await connect();
+      member.client.send({ type: 'join', room: ROOM });
+      expect(await member.client.next()).toEqual(
+        joinedMessage(
+          ROOM,
+          member.id,
+          members.map((m) => m.id),
+        ),
+      );
+      for (const earlier of members) {
+        expect(await earlier.client.next()).toEqual({ type: 'peer-joined', id: member.id });
+      }
+      members.push(member);
+    }
+    const late = await connect();
+    late.client.send({ type: 'join', room: ROOM });
+    expect(await late.client.next()).toEqual({
+      type: 'error',
+      code: 'room-full',
+      message: 'This room is full: it holds 8 people and all 8 are here.',
     });
-    await alice.client.expectSilence();
-    alice.client.send({ type: 'signal', to: bob.id, data: OFFER });
-    expect(await bob.client.next()).toMatchObject({ type: 'signal', from: alice.id });
+    expect(await late.client.closed).toEqual({ code: CloseCode.ROOM_FULL, reason: 'room is full' });
+    const [first, last] = [members[0], members.at(-1)];
+    if (!first || !last) throw new Error('no members');
+    await first.client.expectSilence();
+    first.client.send({ type: 'signal', to: last.id, data: OFFER });
+    expect(await last.client.next()).toMatchObject({ type: 'signal', from: first.id });
+  });
+
+  it("tells a two-person room's third visitor in the words of a conversation", async () => {
+    const small = createSignalingServer({
+      stunPort: 0,
+      iceServers: null,
+      roomCapacity: 2,
+      logger: silent,
+    });
+    const address = await small.listen(0, '127.0.0.1');
+    try {
+      const url = `ws://127.0.0.1:${address.port}${SIGNALING_PATH}`;
+      const people = [new Client(url), new Client(url), new Client(url)];
+      clients.push(...people);
+      for (const person of people) {
+        expect(await person.next()).toMatchObject({ type: 'hello', limits: { roomSize: 2 } });
+      }
+      const [a, b, c] = people as [Client, Client, Client];
+      a.send({ type: 'join', room: ROOM });
+      await a.next();
+      b.send({ type: 'join', room: ROOM });
+      await b.next();
+      c.send({ type: 'join', room: ROOM });
+      expect(await c.next()).toMatchObject({
+        code: 'room-full',
+        message: 'This room is full: two people are already talking in it.',
+      });
+    } finally {
+      await small.close();
+    }
   });
 
   it('never relays into another room', async () => {

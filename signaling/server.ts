@@ -39,9 +39,11 @@ import {
   CloseCode,
   SIGNALING_PATH,
   parseClientFrame,
+  roomFullText,
   type ClientMessage,
   type FrameError,
   type IceServer,
+  type ServerLimits,
   type ServerMessage,
 } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -100,7 +102,7 @@ export interface SignalingServerOptions {
    * sends do not count as life (issue #9): only a pong shows it reads what we send.
    */
   heartbeatIntervalMs?: number;
-  /** [roomCapacity=2] People per room; a join beyond gets `room-full` and close 4003. */
+  /** [roomCapacity=8] People per room; a join beyond gets `room-full` and close 4003. */
   roomCapacity?: number;
   /** [maxFrameBytes=65536] Largest frame a socket may send, bytes; larger ones close it (1009). */
   maxFrameBytes?: number;
@@ -393,7 +395,17 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       `maxBufferedBytes ${maxBufferedBytes} is below maxFrameBytes ${maxFrameBytes}`,
     );
   }
-  const rooms = new Rooms(options.roomCapacity ?? SERVER_DEFAULTS.roomCapacity);
+  const roomCapacity = options.roomCapacity ?? SERVER_DEFAULTS.roomCapacity;
+  const rooms = new Rooms(roomCapacity);
+  /** What every `hello` tells the page it may send (issue #10). */
+  const limits: ServerLimits = {
+    maxFrameBytes,
+    roomSize: roomCapacity,
+    rateMessagesPerS,
+    rateBurst,
+    rateBytesPerS,
+    rateBytesBurst,
+  };
   const metrics: SignalingMetrics = createMetrics();
   /** Every open socket, including replaced ones that are on their way out. */
   const live = new Set<Peer>();
@@ -643,8 +655,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
             if (other) send(other, { type: 'peer-joined', id: peer.id });
           }
         } else if (joined.reason === 'full') {
-          const text = 'This room is full: two people are already talking in it.';
-          send(peer, { type: 'error', code: 'room-full', message: text });
+          send(peer, { type: 'error', code: 'room-full', message: roomFullText(roomCapacity) });
           reject(peer, 'room-full', CloseCode.ROOM_FULL, 'room is full');
         } else {
           reject(peer, 'out-of-order', CloseCode.OUT_OF_ORDER, 'already in a room');
@@ -789,7 +800,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
         logger.error({ peer: peer.id, err: error }, 'close handler failed');
       }
     });
-    send(peer, { type: 'hello', id: peer.id, iceServers: [...peer.stunServers] });
+    send(peer, { type: 'hello', id: peer.id, iceServers: [...peer.stunServers], limits });
   }
 
   /** A socket closed: forget it, and tell its room unless a newer socket took its seat. */

@@ -1,22 +1,28 @@
 /**
- * Reliable, ordered chat over a data channel that comes and goes (issue #4: "Nothing lost, nothing
- * doubled"). Pure: no I/O, no timers; every method returns the frames to write and what changed,
- * and the clock and the random source are parameters.
+ * Reliable, ordered group chat over data channels that come and go (issue #4: "Nothing lost,
+ * nothing doubled"; issue #10: a room is a group, every pair of people on its own data channel).
+ * Pure: no I/O, no timers; every method returns the frames to write (each addressed to one peer)
+ * and what changed, and the clock and the random source are parameters.
  *
- * The protocol, per direction:
- * - Every message has a random id and a place `(senderId, seq)` in a *stream*. A stream is what one
- *   page load sends: {@link Conversation} mints a fresh `senderId` each time it is constructed and
- *   numbers its messages 1, 2, 3, … Messages still unacknowledged from earlier page loads keep the
- *   stream and seq they were first sent with, and are resent with them.
+ * The protocol, per sender → recipient pair:
+ * - A message goes to every person who is in the room when it is sent (its *recipients*; someone
+ *   who joins later does not get it). Each recipient gets it on its own data channel, with its own
+ *   place `(senderId, seq)` in a *stream* that only that recipient sees: a stream is what one page
+ *   load sends to one peer, numbered 1, 2, 3, … Per-recipient numbering means a recipient never
+ *   waits for seqs that were not meant for it (a message sent while it was away).
+ *   {@link Conversation} mints a fresh `senderId` each time it is constructed; messages still
+ *   unacknowledged from earlier page loads keep the stream and seq they were first sent with.
  * - The receiver delivers each stream in seq order, buffers what comes early, drops what it has
  *   delivered already, and acknowledges cumulatively: `{type:'ack', senderId, upTo}` means "every
  *   seq ≤ upTo of that stream is delivered *and saved*" (the TCP scheme, RFC 9293 §3.4, with
  *   persistence: an ack is only sent once the snapshot that holds the messages is stored, see
  *   {@link Conversation.saved}, so a reload of the receiver can never lose what was acked).
- * - The sender keeps every unacknowledged message in its outbox and, whenever a channel opens,
- *   resends the whole outbox in the order it was first sent. Within one channel SCTP keeps order
- *   (RFC 8831 §6.6: reliable and ordered by default), so the receiver sees each stream in order
- *   and streams in the order they were sent.
+ *   Streams are kept per sending peer: a peer can only ever fill or acknowledge its own.
+ * - The sender keeps every message in its outbox until every recipient has acknowledged it and,
+ *   whenever a channel to a recipient opens, resends what that recipient still lacks, in the order
+ *   first sent. Within one channel SCTP keeps order (RFC 8831 §6.6: reliable and ordered by
+ *   default), so per-sender order holds; there is no order across senders (none is promised:
+ *   each line shows who sent it).
  *
  * Why a new stream per page load instead of one `senderId` with a persisted next seq: saving is
  * asynchronous, so a page can die after a frame went out but before the snapshot with its seq was
@@ -28,11 +34,15 @@
  * receiver that has forgotten the stream (its storage was memory only, or the stream fell out of
  * its {@link MAX_KNOWN_STREAMS}) starts there instead of waiting forever for seqs that were acked
  * long ago. Everything at or below it was acknowledged, hence saved, by some load of the receiver.
+ *
+ * Names travel here too (issue #10: "names travel peer to peer; the server never sees them"): a
+ * {@link NameFrame} goes first on every channel that opens and to everyone when it changes.
  */
 import { parseBoundedJson, type JsonLimits } from '../../../../signaling/bounded-json.ts';
 import { composeMessage, MAX_MESSAGE_CHARS, newMessageId, type ChatEntry } from './chat-log.ts';
+import { defaultName, normalizeName } from './names.ts';
 
-/** Most unacknowledged messages one side keeps; {@link Conversation.send} refuses beyond it. */
+/** Most messages of mine kept until acknowledged; {@link Conversation.send} refuses beyond it. */
 export const MAX_OUTBOX_MESSAGES = 1000;
 
 /** Most lines the conversation keeps (and persists); the oldest go first. */
@@ -40,7 +50,8 @@ export const MAX_ENTRIES = 2 * MAX_OUTBOX_MESSAGES;
 
 /**
  * Most peer streams whose delivered seq is remembered, least recently heard forgotten first. Each
- * reload of the peer starts a stream; a forgotten one that comes back restarts at its `ackedUpTo`.
+ * reload of a peer starts a stream to each recipient; a forgotten one that comes back restarts at
+ * its `ackedUpTo`.
  */
 export const MAX_KNOWN_STREAMS = 256;
 
@@ -50,26 +61,35 @@ export const MAX_KNOWN_STREAMS = 256;
  */
 export const MAX_REORDER_WINDOW = MAX_OUTBOX_MESSAGES;
 
-/** Pings awaiting their pong; older ones are forgotten (their pong reports no RTT). */
+/** Pings awaiting their pong, per peer; older ones are forgotten (their pong reports no RTT). */
 export const MAX_PENDING_PINGS = 8;
 
 /** Suggested keep-alive period for the session's timer, ms (see {@link Conversation.ping}). */
 export const PING_INTERVAL_MS = 2000;
 
-/** Version of {@link ConversationSnapshot}; a stored snapshot of another version is ignored. */
-export const SNAPSHOT_VERSION = 1;
+/** Most peers whose name is remembered (a room holds at most 16; reloads do not add peers). */
+export const MAX_KNOWN_NAMES = 64;
 
-/** Where one of my messages is: waiting for a channel, written to one, or acknowledged. */
+/**
+ * Version of {@link ConversationSnapshot}; a stored snapshot of another version is ignored.
+ * Version 1 (two-person rooms, issue #4) had no recipients, so it cannot be resent to a group.
+ */
+export const SNAPSHOT_VERSION = 2;
+
+/**
+ * Where one of my messages is: waiting for a channel to some recipient, written to every
+ * recipient that lacks it, or acknowledged by all of them.
+ */
 export type MessageStatus = 'queued' | 'sent' | 'delivered';
 
-/** A chat message on the wire. */
+/** A chat message on the wire, as one recipient gets it. */
 export interface ChatFrame {
   type: 'chat';
-  /** Random id, 16 hex digits ({@link newMessageId}). */
+  /** Random id, 16 hex digits ({@link newMessageId}); the same for every recipient. */
   id: string;
   /** The stream: 16 hex digits, new per page load of the sender. */
   senderId: string;
-  /** Place in the stream, from 1. */
+  /** Place in this recipient's stream, from 1. */
   seq: number;
   /** Every seq ≤ this one of the stream was acknowledged already; `0 ≤ ackedUpTo < seq`. */
   ackedUpTo: number;
@@ -101,28 +121,61 @@ export interface PongFrame {
   id: string;
 }
 
-/** Everything the chat sends over the data channel, one JSON text message per frame. */
-export type Frame = ChatFrame | AckFrame | PingFrame | PongFrame;
+/** The sender's display name (names.ts rules); `''` means "not set": show the default. */
+export interface NameFrame {
+  type: 'name';
+  name: string;
+}
 
-/** One of my messages not yet acknowledged, as kept in the outbox (and persisted). */
+/** Everything the chat sends over a data channel, one JSON text message per frame. */
+export type Frame = ChatFrame | AckFrame | PingFrame | PongFrame | NameFrame;
+
+/** A frame for one peer's data channel. */
+export interface Outgoing {
+  /** Peer id of the recipient. */
+  to: string;
+  frame: Frame;
+}
+
+/** A recipient of one of my messages that has not acknowledged it yet. */
+export interface Recipient {
+  /** Peer id. */
+  peer: string;
+  /** The message's place in the stream to this peer. */
+  seq: number;
+}
+
+/** One of my messages not yet acknowledged by everyone, as kept in the outbox (and persisted). */
 export interface PendingMessage {
   id: string;
+  /** The stream (the page load that first sent it). */
   senderId: string;
-  seq: number;
   text: string;
   /** ms since the Unix epoch. */
   sentAt: number;
+  /** The recipients still waiting, never empty (a message all have acknowledged leaves). */
+  to: Recipient[];
 }
 
 /** A line I wrote, with its delivery status. */
 export interface SentEntry extends ChatEntry {
   from: 'me';
   status: MessageStatus;
+  /** People in the room when it was sent, ≥ 1. */
+  recipients: number;
+  /** How many of them acknowledged it, `0 ≤ delivered ≤ recipients`. */
+  delivered: number;
 }
 
-/** A line the other person wrote (`at` is when it arrived here). */
-export interface ReceivedEntry extends ChatEntry {
-  from: 'peer';
+/**
+ * A line someone else wrote (`at` is when it arrived here). `from` is a peer id, wider than
+ * chat-log.ts's `'me' | 'peer'`, hence the `Omit` (extending `ChatEntry` directly does not compile).
+ */
+export interface ReceivedEntry extends Omit<ChatEntry, 'from'> {
+  /** The sender's peer id. */
+  from: string;
+  /** The sender's name when it arrived (their default name if they had not set one). */
+  name: string;
 }
 
 /** One line of the conversation as shown. */
@@ -130,15 +183,20 @@ export type ConversationEntry = SentEntry | ReceivedEntry;
 
 /**
  * What is persisted per room: plain JSON-able data, safe for structured clone. The stream id and
- * next seq of the page that saved it are deliberately absent (a restored conversation starts a new
- * stream, see the module comment).
+ * next seqs of the page that saved it are deliberately absent (a restored conversation starts new
+ * streams, see the module comment).
  */
 export interface ConversationSnapshot {
   version: typeof SNAPSHOT_VERSION;
   /** Unacknowledged messages in the order first sent; they may belong to earlier streams. */
   outbox: PendingMessage[];
-  /** `[senderId, highest contiguous delivered seq]` per peer stream, least recently heard first. */
-  received: [string, number][];
+  /**
+   * `[peer, senderId, highest contiguous delivered seq]` per stream received, least recently
+   * heard first.
+   */
+  received: [string, string, number][];
+  /** `[peer, name]` as last heard from each peer (`''` = not set). */
+  names: [string, string][];
   /** The conversation, oldest first, at most {@link MAX_ENTRIES}. */
   entries: ConversationEntry[];
 }
@@ -147,12 +205,13 @@ export interface ConversationSnapshot {
 export type DeliveryEvent =
   | { type: 'message'; entry: ReceivedEntry }
   | { type: 'delivered'; ids: string[] }
-  | { type: 'rtt'; rttMs: number };
+  | { type: 'rtt'; peer: string; rttMs: number }
+  | { type: 'name'; peer: string; name: string };
 
 /** Result of one {@link Conversation} call. */
 export interface Step {
-  /** To write to the data channel now, in this order, each as `JSON.stringify(frame)`. */
-  frames: Frame[];
+  /** To write now, in this order, each as `JSON.stringify(frame)` on the channel to `to`. */
+  frames: Outgoing[];
   events: DeliveryEvent[];
   /** The persisted state changed: save a fresh {@link Conversation.snapshot} (coalescing is fine). */
   persist: boolean;
@@ -164,17 +223,25 @@ export interface ConversationOptions {
   snapshot?: ConversationSnapshot | null;
   /** [random=globalThis.crypto] Source of stream, message and ping ids. */
   random?: Crypto;
+  /** [name=''] My display name, sent first on every channel (`''` = the default). */
+  name?: string;
 }
 
 const HEX16 = /^[0-9a-f]{16}$/;
+/** Peer ids as the signaling server assigns them (`PEER_ID_PATTERN` in signaling/protocol.ts). */
+const PEER_ID = /^p[0-9a-f]{16}$/;
 
 const isHex16 = (value: unknown): value is string => typeof value === 'string' && HEX16.test(value);
+const isPeer = (value: unknown): value is string =>
+  typeof value === 'string' && PEER_ID.test(value);
 const isCount = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const isTime = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value);
 const isText = (value: unknown): value is string =>
   typeof value === 'string' && value.length > 0 && value.length <= MAX_MESSAGE_CHARS;
+const isName = (value: unknown): value is string =>
+  typeof value === 'string' && normalizeName(value) === value;
 
 /**
  * Structural bounds of a data-channel frame (issue #9): every frame is one flat object of a few
@@ -184,9 +251,9 @@ const FRAME_JSON_LIMITS: JsonLimits = { maxDepth: 2, maxItems: 64 };
 
 /**
  * Parses one data-channel message. Never throws: anything off-protocol (past
- * {@link FRAME_JSON_LIMITS}, not JSON, unknown type,
- * a field missing or of the wrong shape, `seq < 1`, `ackedUpTo ≥ seq`, text longer than
- * {@link MAX_MESSAGE_CHARS}) gives `null`. Returns a fresh object; unknown keys drop.
+ * {@link FRAME_JSON_LIMITS}, not JSON, unknown type, a field missing or of the wrong shape,
+ * `seq < 1`, `ackedUpTo ≥ seq`, text longer than {@link MAX_MESSAGE_CHARS}, a name that
+ * `normalizeName` would change) gives `null`. Returns a fresh object; unknown keys drop.
  */
 export function parseFrame(raw: string): Frame | null {
   const parsed = parseBoundedJson(raw, FRAME_JSON_LIMITS);
@@ -210,6 +277,8 @@ export function parseFrame(raw: string): Frame | null {
     case 'pong':
       if (!isHex16(v.id)) return null;
       return { type: 'pong', id: v.id };
+    case 'name':
+      return isName(v.name) ? { type: 'name', name: v.name } : null;
     default:
       return null;
   }
@@ -217,46 +286,72 @@ export function parseFrame(raw: string): Frame | null {
 
 function parsePending(value: unknown): PendingMessage | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { id, senderId, seq, text, sentAt } = value as Record<string, unknown>;
-  if (!isHex16(id) || !isHex16(senderId) || !isCount(seq) || seq < 1) return null;
-  if (!isText(text) || !isTime(sentAt)) return null;
-  return { id, senderId, seq, text, sentAt };
+  const { id, senderId, text, sentAt, to } = value as Record<string, unknown>;
+  if (!isHex16(id) || !isHex16(senderId) || !isText(text) || !isTime(sentAt)) return null;
+  if (!Array.isArray(to) || to.length === 0 || to.length > MAX_KNOWN_NAMES) return null;
+  const recipients: Recipient[] = [];
+  for (const item of to as unknown[]) {
+    if (typeof item !== 'object' || item === null) return null;
+    const { peer, seq } = item as Record<string, unknown>;
+    if (!isPeer(peer) || !isCount(seq) || seq < 1) return null;
+    recipients.push({ peer, seq });
+  }
+  return { id, senderId, text, sentAt, to: recipients };
 }
 
 function parseEntry(value: unknown): ConversationEntry | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { id, from, text, at, status } = value as Record<string, unknown>;
+  const { id, from, text, at, status, recipients, delivered, name } = value as Record<
+    string,
+    unknown
+  >;
   if (!isHex16(id) || !isText(text) || !isTime(at)) return null;
-  if (from === 'peer') return { id, from, text, at };
+  if (isPeer(from)) return isName(name) ? { id, from, name, text, at } : null;
   if (from !== 'me' || (status !== 'queued' && status !== 'sent' && status !== 'delivered')) {
     return null;
   }
-  return { id, from, text, at, status };
+  if (!isCount(recipients) || recipients < 1 || !isCount(delivered) || delivered > recipients) {
+    return null;
+  }
+  return { id, from, text, at, status, recipients, delivered };
 }
 
 /**
  * Validates a stored snapshot (it comes from storage another version of the page may have
- * written). Never throws; `null` if anything is off-shape, so the caller starts afresh rather than
- * resending garbage. Rebuilds fresh objects and keeps at most the documented limits.
+ * written). Never throws; `null` if anything is off-shape or of another {@link SNAPSHOT_VERSION},
+ * so the caller starts afresh rather than resending garbage. Rebuilds fresh objects and keeps at
+ * most the documented limits.
  */
 export function parseSnapshot(value: unknown): ConversationSnapshot | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { version, outbox, received, entries } = value as Record<string, unknown>;
+  const { version, outbox, received, names, entries } = value as Record<string, unknown>;
   if (version !== SNAPSHOT_VERSION || !Array.isArray(outbox) || !Array.isArray(received)) {
     return null;
   }
-  if (!Array.isArray(entries)) return null;
-  const snapshot: ConversationSnapshot = { version, outbox: [], received: [], entries: [] };
+  if (!Array.isArray(entries) || !Array.isArray(names)) return null;
+  const snapshot: ConversationSnapshot = {
+    version,
+    outbox: [],
+    received: [],
+    names: [],
+    entries: [],
+  };
   for (const item of outbox.slice(-MAX_OUTBOX_MESSAGES)) {
     const pending = parsePending(item);
     if (!pending) return null;
     snapshot.outbox.push(pending);
   }
   for (const item of received.slice(-MAX_KNOWN_STREAMS)) {
+    if (!Array.isArray(item) || item.length !== 3) return null;
+    const [peer, senderId, delivered] = item as unknown[];
+    if (!isPeer(peer) || !isHex16(senderId) || !isCount(delivered)) return null;
+    snapshot.received.push([peer, senderId, delivered]);
+  }
+  for (const item of names.slice(-MAX_KNOWN_NAMES)) {
     if (!Array.isArray(item) || item.length !== 2) return null;
-    const [senderId, delivered] = item as unknown[];
-    if (!isHex16(senderId) || !isCount(delivered)) return null;
-    snapshot.received.push([senderId, delivered]);
+    const [peer, name] = item as unknown[];
+    if (!isPeer(peer) || !isName(name)) return null;
+    snapshot.names.push([peer, name]);
   }
   for (const item of entries.slice(-MAX_ENTRIES)) {
     const entry = parseEntry(item);
@@ -268,62 +363,85 @@ export function parseSnapshot(value: unknown): ConversationSnapshot | null {
 
 const emptyStep = (): Step => ({ frames: [], events: [], persist: false });
 
+/** Map key of a received stream: streams are kept per sending peer. */
+const streamKey = (peer: string, senderId: string): string => `${peer} ${senderId}`;
+
+/** What is kept per received stream. */
+interface StreamState {
+  peer: string;
+  senderId: string;
+  /** Highest contiguous delivered seq. */
+  delivered: number;
+  /** Delivered seq known to be in storage. */
+  durable: number;
+  /** Highest `upTo` acknowledged on the wire. */
+  acked: number;
+  /** Frames that came before their turn, by seq. */
+  early: Map<number, ChatFrame>;
+}
+
 /**
- * Both directions of the chat with one peer, for one room: my outbox and stream, the peer streams
- * I receive, the conversation as shown, and keep-alive pings.
+ * The chat of one room, for one person: my outbox and streams to each peer, the peer streams I
+ * receive, names, the conversation as shown, and keep-alive pings per peer.
  *
- * How the session drives it:
- * - on data channel open: {@link connect}; on close (or dropping the link): {@link disconnect};
- * - each text message from the channel: {@link receive}; the Send button: {@link send};
- * - every {@link PING_INTERVAL_MS} while connected: {@link ping};
- * - write every returned frame, in order (a failed write means the channel is gone: call
- *   {@link disconnect}); after any step with `persist`, save {@link snapshot}, and once that save
- *   has finished, pass the same snapshot to {@link saved} and write its frames (the
- *   acknowledgements); `SnapshotWriter` in outbox-store.ts does the saving part;
+ * How the room session drives it:
+ * - on a data channel to `peer` opening: {@link connect}; on it closing (or the link being
+ *   dropped): {@link disconnect};
+ * - each text message from `peer`'s channel: {@link receive}; the Send button: {@link send} with
+ *   the people in the room at that moment; the name box: {@link setName};
+ * - every {@link PING_INTERVAL_MS}, per connected peer: {@link ping};
+ * - write every returned frame on its peer's channel, in order (a failed write means that channel
+ *   is gone: call {@link disconnect} for that peer); after any step with `persist`, save
+ *   {@link snapshot}, and once that save has finished, pass the same snapshot to {@link saved}
+ *   and write its frames (the acknowledgements); `SnapshotWriter` in outbox-store.ts does the
+ *   saving part;
  * - re-read {@link entries} after every call.
  */
 export class Conversation {
-  /** The stream this page load sends on: 16 hex digits, fresh per construction. */
+  /** The stream id of this page load: 16 hex digits, fresh per construction. */
   readonly senderId: string;
 
   readonly #random: Crypto;
-  #connected = false;
-  #nextSeq = 1;
-  /** Unacknowledged, in the order first sent (so also in seq order per stream). */
+  #name: string;
+  /** Peers with an open channel. */
+  #connected = new Set<string>();
+  /** Next seq of this load's stream, per recipient. */
+  #nextSeq = new Map<string, number>();
+  /** Unacknowledged by someone, in the order first sent. */
   #outbox: PendingMessage[] = [];
+  /** Recipients per message at send time, for "delivered to 2 of 3". */
   #entries: readonly ConversationEntry[] = [];
   #ids = new Set<string>();
-  /** Highest contiguous delivered seq per peer stream; Map order is least recently heard first. */
-  #delivered = new Map<string, number>();
-  /** Per peer stream, the delivered seq known to be in storage. */
-  #durable = new Map<string, number>();
-  /** Per peer stream, the highest `upTo` acknowledged on the wire. */
-  #acked = new Map<string, number>();
-  /** Per peer stream, frames that came before their turn, by seq. */
-  #early = new Map<string, Map<number, ChatFrame>>();
-  /** Pending pings: id → my clock when sent, ms. */
-  #pings = new Map<string, number>();
-  #lastHeardAt: number | null = null;
+  /** Received streams; Map order is least recently heard first. */
+  #streams = new Map<string, StreamState>();
+  /** Names as last heard, per peer; Map order is least recently heard first. */
+  #names = new Map<string, string>();
+  /** Pending pings per peer: id → my clock when sent, ms. */
+  #pings = new Map<string, Map<string, number>>();
+  #lastHeardAt = new Map<string, number>();
 
   constructor(options: ConversationOptions = {}) {
     this.#random = options.random ?? globalThis.crypto;
     this.senderId = newMessageId(this.#random);
+    this.#name = normalizeName(options.name ?? '');
     const snapshot = options.snapshot;
     if (!snapshot) return;
-    this.#outbox = [...snapshot.outbox];
-    const pending = new Set(this.#outbox.map((message) => message.id));
-    // Nothing is on a channel yet: whatever waits for an ack waits for the next one.
-    this.#setEntries(
-      snapshot.entries.map((entry) =>
-        entry.from === 'me' && pending.has(entry.id) ? { ...entry, status: 'queued' } : entry,
-      ),
-    );
-    for (const [senderId, delivered] of snapshot.received) {
-      this.#delivered.set(senderId, delivered);
-      this.#durable.set(senderId, delivered);
+    this.#outbox = snapshot.outbox.map((message) => ({ ...message, to: [...message.to] }));
+    for (const [peer, name] of snapshot.names) this.#names.set(peer, name);
+    for (const [peer, senderId, delivered] of snapshot.received) {
       // Not re-acked wholesale: a peer that still waits resends, and a duplicate is acked at once.
-      this.#acked.set(senderId, delivered);
+      this.#streams.set(streamKey(peer, senderId), {
+        peer,
+        senderId,
+        delivered,
+        durable: delivered,
+        acked: delivered,
+        early: new Map(),
+      });
     }
+    this.#setEntries(snapshot.entries);
+    // Nothing is on a channel yet: whatever waits for an ack waits for the next one.
+    this.#refresh(new Set(this.#outbox.map((message) => message.id)));
   }
 
   /** The conversation, oldest first; a new array after every change (for `$state.raw`). */
@@ -331,120 +449,184 @@ export class Conversation {
     return this.#entries;
   }
 
-  /** True between {@link connect} and {@link disconnect}. */
-  get connected(): boolean {
+  /** Peers with an open channel, between {@link connect} and {@link disconnect}. */
+  get connected(): ReadonlySet<string> {
     return this.#connected;
   }
 
-  /** Messages of mine not yet acknowledged. */
+  /** Messages of mine not yet acknowledged by every recipient. */
   get outboxSize(): number {
     return this.#outbox.length;
   }
 
-  /** When the last valid frame arrived, by the `nowMs` given to {@link receive}; `null` if none. */
-  get lastHeardAt(): number | null {
-    return this.#lastHeardAt;
+  /** Messages of mine that `peer` has not acknowledged yet. */
+  waitingFor(peer: string): number {
+    return this.#outbox.filter((message) => message.to.some((r) => r.peer === peer)).length;
+  }
+
+  /** `peer`'s name as last heard (`''` = they have not set one), or `undefined` if never heard. */
+  nameOf(peer: string): string | undefined {
+    return this.#names.get(peer);
+  }
+
+  /** When the last valid frame from `peer` arrived, by {@link receive}'s `nowMs`; else `null`. */
+  lastHeardAt(peer: string): number | null {
+    return this.#lastHeardAt.get(peer) ?? null;
   }
 
   /**
-   * Adds a message of mine. Returns `null` (nothing changed; the caller keeps the draft) for text
-   * that {@link composeMessage} refuses or when {@link MAX_OUTBOX_MESSAGES} wait already.
-   * Otherwise the entry (`'sent'` if connected, else `'queued'`) and its frame if connected.
+   * Adds a message of mine for `recipients` (peer ids: the people in the room now, not me).
+   * Returns `null` (nothing changed; the caller keeps the draft) for text that
+   * {@link composeMessage} refuses, for no recipients, or when {@link MAX_OUTBOX_MESSAGES} wait
+   * already. Otherwise the entry and a frame for each connected recipient.
    *
    * @param nowMs Wall clock, ms since the Unix epoch.
    */
-  send(text: string, nowMs: number): (Step & { entry: SentEntry }) | null {
-    if (this.#outbox.length >= MAX_OUTBOX_MESSAGES) return null;
+  send(
+    text: string,
+    nowMs: number,
+    recipients: readonly string[],
+  ): (Step & { entry: SentEntry }) | null {
+    const peers = [...new Set(recipients)].filter(isPeer);
+    if (peers.length === 0 || this.#outbox.length >= MAX_OUTBOX_MESSAGES) return null;
     const wire = composeMessage(text, nowMs, newMessageId(this.#random));
     if (!wire) return null;
+    const to = peers.map((peer) => {
+      const seq = this.#nextSeq.get(peer) ?? 1;
+      this.#nextSeq.set(peer, seq + 1);
+      return { peer, seq };
+    });
     const message: PendingMessage = {
       id: wire.id,
       senderId: this.senderId,
-      seq: this.#nextSeq++,
       text,
       sentAt: nowMs,
+      to,
     };
     this.#outbox.push(message);
-    const status = this.#connected ? 'sent' : 'queued';
-    const entry: SentEntry = { id: message.id, from: 'me', text, at: nowMs, status };
+    const entry: SentEntry = {
+      id: message.id,
+      from: 'me',
+      text,
+      at: nowMs,
+      status: this.#statusOf(message),
+      recipients: to.length,
+      delivered: 0,
+    };
     this.#setEntries([...this.#entries, entry]);
-    const frames = this.#connected ? [this.#chatFrame(message, this.#floor(message.senderId))] : [];
+    const frames: Outgoing[] = [];
+    for (const recipient of to) {
+      if (!this.#connected.has(recipient.peer)) continue;
+      const floor = this.#floor(recipient.peer, message.senderId);
+      frames.push({ to: recipient.peer, frame: chatFrame(message, recipient.seq, floor) });
+    }
     return { entry, frames, events: [], persist: true };
   }
 
   /**
-   * A data channel to the peer is open: returns the whole outbox, in the order first sent, and
-   * marks it `'sent'`. Calling it again (a new channel) resends again; the peer drops duplicates.
+   * A data channel to `peer` is open: returns my name, then everything `peer` has not
+   * acknowledged, in the order first sent, and marks it `'sent'` where no one else waits on a
+   * closed channel. Calling it again (a new channel) resends again; the peer drops duplicates.
    */
-  connect(): Step {
-    this.#connected = true;
+  connect(peer: string): Step {
+    this.#connected.add(peer);
+    const frames: Outgoing[] = [{ to: peer, frame: { type: 'name', name: this.#name } }];
     const floors = new Map<string, number>();
+    const touched = new Set<string>();
     for (const message of this.#outbox) {
-      if (!floors.has(message.senderId)) floors.set(message.senderId, message.seq - 1);
+      const recipient = message.to.find((r) => r.peer === peer);
+      if (!recipient) continue;
+      if (!floors.has(message.senderId)) floors.set(message.senderId, recipient.seq - 1);
+      const floor = floors.get(message.senderId) ?? 0;
+      frames.push({ to: peer, frame: chatFrame(message, recipient.seq, floor) });
+      touched.add(message.id);
     }
-    const frames = this.#outbox.map((message) =>
-      this.#chatFrame(message, floors.get(message.senderId) ?? 0),
-    );
-    this.#setStatus(new Set(this.#outbox.map((message) => message.id)), 'sent');
+    this.#refresh(touched);
     return { frames, events: [], persist: false };
   }
 
   /**
-   * The channel closed (or the link was dropped): unacknowledged messages go back to `'queued'`
-   * until the next {@link connect}; pending pings are forgotten.
+   * The channel to `peer` closed (or the link was dropped): what it has not acknowledged goes
+   * back to `'queued'` until the next {@link connect}; its pending pings are forgotten.
    */
-  disconnect(): void {
-    this.#connected = false;
-    this.#pings.clear();
-    const waiting = new Set(this.#outbox.map((message) => message.id));
-    this.#setStatus(waiting, 'queued');
+  disconnect(peer: string): void {
+    if (!this.#connected.delete(peer)) return;
+    this.#pings.delete(peer);
+    const waiting = this.#outbox.filter((message) => message.to.some((r) => r.peer === peer));
+    this.#refresh(new Set(waiting.map((message) => message.id)));
   }
 
   /**
-   * One text message from the data channel. Off-protocol text is ignored (empty step). Frames are
-   * returned only while connected (pongs, and acks for duplicates already saved).
+   * Changes my name (names.ts rules; `''` = the default) and returns a {@link NameFrame} for every
+   * connected peer. `null` when it did not change.
+   */
+  setName(name: string): Step | null {
+    const next = normalizeName(name);
+    if (next === this.#name) return null;
+    this.#name = next;
+    const frames = [...this.#connected].map((to) => ({
+      to,
+      frame: { type: 'name', name: next } satisfies NameFrame,
+    }));
+    return { frames, events: [], persist: false };
+  }
+
+  /**
+   * One text message from `peer`'s data channel. Off-protocol text is ignored (empty step). Frames
+   * are returned only while connected to `peer` (pongs, and acks for duplicates already saved).
    *
    * @param nowMs Wall clock, ms since the Unix epoch: the `at` of received lines, and the clock
    *   that RTTs are measured on (the same one given to {@link ping}).
    */
-  receive(raw: string, nowMs: number): Step {
+  receive(peer: string, raw: string, nowMs: number): Step {
     const frame = parseFrame(raw);
     if (!frame) return emptyStep();
-    this.#lastHeardAt = nowMs;
+    this.#lastHeardAt.set(peer, nowMs);
     switch (frame.type) {
       case 'chat':
-        return this.#onChat(frame, nowMs);
+        return this.#onChat(peer, frame, nowMs);
       case 'ack':
-        return this.#onAck(frame);
+        return this.#onAck(peer, frame);
+      case 'name':
+        return this.#onName(peer, frame.name);
       case 'ping':
         return {
-          frames: this.#connected ? [{ type: 'pong', id: frame.id } satisfies PongFrame] : [],
+          frames: this.#connected.has(peer)
+            ? [{ to: peer, frame: { type: 'pong', id: frame.id } satisfies PongFrame }]
+            : [],
           events: [],
           persist: false,
         };
       case 'pong': {
-        const sentAt = this.#pings.get(frame.id);
-        this.#pings.delete(frame.id);
+        const pings = this.#pings.get(peer);
+        const sentAt = pings?.get(frame.id);
+        pings?.delete(frame.id);
         // A wall clock can step backwards; such a sample says nothing about the link.
         if (sentAt === undefined || nowMs < sentAt) return emptyStep();
-        return { frames: [], events: [{ type: 'rtt', rttMs: nowMs - sentAt }], persist: false };
+        return {
+          frames: [],
+          events: [{ type: 'rtt', peer, rttMs: nowMs - sentAt }],
+          persist: false,
+        };
       }
     }
   }
 
   /**
-   * A keep-alive ping to write now, or `null` while not connected. Its pong yields an `'rtt'`
-   * event from {@link receive}.
+   * A keep-alive ping to write to `peer` now, or `null` while not connected to it. Its pong
+   * yields an `'rtt'` event from {@link receive}.
    *
    * @param nowMs Wall clock, ms since the Unix epoch (the same clock as {@link receive}'s).
    */
-  ping(nowMs: number): PingFrame | null {
-    if (!this.#connected) return null;
+  ping(peer: string, nowMs: number): PingFrame | null {
+    if (!this.#connected.has(peer)) return null;
     const frame: PingFrame = { type: 'ping', id: newMessageId(this.#random), sentAt: nowMs };
-    this.#pings.set(frame.id, nowMs);
-    for (const id of this.#pings.keys()) {
-      if (this.#pings.size <= MAX_PENDING_PINGS) break;
-      this.#pings.delete(id);
+    let pings = this.#pings.get(peer);
+    if (!pings) this.#pings.set(peer, (pings = new Map()));
+    pings.set(frame.id, nowMs);
+    for (const id of pings.keys()) {
+      if (pings.size <= MAX_PENDING_PINGS) break;
+      pings.delete(id);
     }
     return frame;
   }
@@ -456,66 +638,85 @@ export class Conversation {
   snapshot(): ConversationSnapshot {
     return {
       version: SNAPSHOT_VERSION,
-      outbox: [...this.#outbox],
-      received: [...this.#delivered],
+      outbox: this.#outbox.map((message) => ({
+        ...message,
+        to: message.to.map((r) => ({ ...r })),
+      })),
+      received: [...this.#streams.values()].map((s) => [s.peer, s.senderId, s.delivered]),
+      names: [...this.#names],
       entries: [...this.#entries],
     };
   }
 
   /**
    * `snapshot` (from {@link snapshot}) is now stored: returns the acknowledgements it makes
-   * possible, one per peer stream whose saved seq went past what was acked. None while
-   * disconnected; the peer's resend on the next channel asks again, and is acked at once.
+   * possible, one per stream whose saved seq went past what was acked, each to the peer that sent
+   * the stream. None to a peer while disconnected from it; its resend on the next channel asks
+   * again, and is acked at once.
    */
-  saved(snapshot: ConversationSnapshot): AckFrame[] {
-    const frames: AckFrame[] = [];
-    for (const [senderId, seq] of snapshot.received) {
+  saved(snapshot: ConversationSnapshot): Outgoing[] {
+    const frames: Outgoing[] = [];
+    for (const [peer, senderId, seq] of snapshot.received) {
       // A stream forgotten since the snapshot was taken stays forgotten.
-      if (!this.#delivered.has(senderId)) continue;
-      const durable = Math.max(this.#durable.get(senderId) ?? 0, seq);
-      this.#durable.set(senderId, durable);
-      if (!this.#connected) continue;
-      if (durable > (this.#acked.get(senderId) ?? 0)) frames.push(this.#ack(senderId, durable));
+      const stream = this.#streams.get(streamKey(peer, senderId));
+      if (!stream) continue;
+      stream.durable = Math.max(stream.durable, seq);
+      if (!this.#connected.has(peer) || stream.durable <= stream.acked) continue;
+      frames.push({ to: peer, frame: this.#ack(stream, stream.durable) });
     }
     return frames;
   }
 
-  #onChat(frame: ChatFrame, nowMs: number): Step {
+  #onChat(peer: string, frame: ChatFrame, nowMs: number): Step {
     const step = emptyStep();
-    const { senderId } = frame;
-    const known = this.#delivered.get(senderId);
-    let delivered = Math.max(known ?? 0, frame.ackedUpTo);
-    if (known === undefined || delivered > known) step.persist = true;
+    const key = streamKey(peer, frame.senderId);
+    let stream = this.#streams.get(key);
+    const known = stream?.delivered;
+    if (!stream) {
+      stream = {
+        peer,
+        senderId: frame.senderId,
+        delivered: 0,
+        durable: 0,
+        acked: 0,
+        early: new Map(),
+      };
+    }
     // The stream is now the most recently heard one.
-    this.#delivered.delete(senderId);
-    this.#delivered.set(senderId, delivered);
+    this.#streams.delete(key);
+    this.#streams.set(key, stream);
+    if (frame.ackedUpTo > stream.delivered) stream.delivered = frame.ackedUpTo;
+    if (known === undefined || stream.delivered > known) step.persist = true;
+    for (const seq of stream.early.keys()) if (seq <= stream.delivered) stream.early.delete(seq);
 
-    let early = this.#early.get(senderId);
-    if (early) for (const seq of early.keys()) if (seq <= delivered) early.delete(seq);
-
-    if (frame.seq <= delivered) {
+    if (frame.seq <= stream.delivered) {
       // Its ack was lost with the channel: say it again, if it is stored already. If it is not,
       // a save is due, and `saved` acks it then.
-      const durable = this.#durable.get(senderId) ?? 0;
-      if (frame.seq <= durable && this.#connected) step.frames.push(this.#ack(senderId, durable));
-    } else if (frame.seq <= delivered + MAX_REORDER_WINDOW) {
-      if (!early) this.#early.set(senderId, (early = new Map()));
-      if (!early.has(frame.seq)) early.set(frame.seq, frame);
-      const added: ConversationEntry[] = [];
-      for (let next = early.get(delivered + 1); next; next = early.get(delivered + 1)) {
-        early.delete(next.seq);
-        delivered = next.seq;
-        // Belt and braces: an id already shown is not shown twice, whatever its place.
-        if (this.#ids.has(next.id)) continue;
-        const entry: ReceivedEntry = { id: next.id, from: 'peer', text: next.text, at: nowMs };
-        this.#ids.add(next.id);
-        added.push(entry);
-        step.events.push({ type: 'message', entry });
+      if (frame.seq <= stream.durable && this.#connected.has(peer)) {
+        step.frames.push({ to: peer, frame: this.#ack(stream, stream.durable) });
       }
-      if (early.size === 0) this.#early.delete(senderId);
-      if (delivered > (known ?? 0)) {
-        this.#delivered.set(senderId, delivered);
+    } else if (frame.seq <= stream.delivered + MAX_REORDER_WINDOW) {
+      if (!stream.early.has(frame.seq)) stream.early.set(frame.seq, frame);
+      const added: ConversationEntry[] = [];
+      const name = this.#names.get(peer) || defaultName(peer);
+      for (let next = stream.early.get(stream.delivered + 1); next;) {
+        stream.early.delete(next.seq);
+        stream.delivered = next.seq;
         step.persist = true;
+        // Belt and braces: an id already shown is not shown twice, whatever its place.
+        if (!this.#ids.has(next.id)) {
+          const entry: ReceivedEntry = {
+            id: next.id,
+            from: peer,
+            name,
+            text: next.text,
+            at: nowMs,
+          };
+          this.#ids.add(next.id);
+          added.push(entry);
+          step.events.push({ type: 'message', entry });
+        }
+        next = stream.early.get(stream.delivered + 1);
       }
       if (added.length > 0) this.#setEntries([...this.#entries, ...added]);
     }
@@ -523,49 +724,81 @@ export class Conversation {
     return step;
   }
 
-  #onAck(frame: AckFrame): Step {
+  #onAck(peer: string, frame: AckFrame): Step {
     const done = new Set<string>();
+    const touched = new Set<string>();
     this.#outbox = this.#outbox.filter((message) => {
-      const acked = message.senderId === frame.senderId && message.seq <= frame.upTo;
-      if (acked) done.add(message.id);
-      return !acked;
+      if (message.senderId !== frame.senderId) return true;
+      const before = message.to.length;
+      message.to = message.to.filter((r) => r.peer !== peer || r.seq > frame.upTo);
+      if (message.to.length === before) return true;
+      touched.add(message.id);
+      if (message.to.length > 0) return true;
+      done.add(message.id);
+      return false;
     });
-    if (done.size === 0) return emptyStep();
-    this.#setStatus(done, 'delivered');
-    return { frames: [], events: [{ type: 'delivered', ids: [...done] }], persist: true };
+    if (touched.size === 0) return emptyStep();
+    this.#refresh(touched);
+    const events: DeliveryEvent[] = done.size > 0 ? [{ type: 'delivered', ids: [...done] }] : [];
+    return { frames: [], events, persist: true };
   }
 
-  /** Every seq ≤ this of the stream is acknowledged: those before its first waiting message. */
-  #floor(senderId: string): number {
-    const first = this.#outbox.find((message) => message.senderId === senderId);
-    return first ? first.seq - 1 : this.#nextSeq - 1;
+  #onName(peer: string, name: string): Step {
+    const changed = this.#names.get(peer) !== name;
+    this.#names.delete(peer);
+    this.#names.set(peer, name);
+    for (const old of this.#names.keys()) {
+      if (this.#names.size <= MAX_KNOWN_NAMES) break;
+      this.#names.delete(old);
+    }
+    if (!changed) return emptyStep();
+    return { frames: [], events: [{ type: 'name', peer, name }], persist: true };
   }
 
-  #chatFrame(message: PendingMessage, ackedUpTo: number): ChatFrame {
-    return { type: 'chat', ...message, ackedUpTo };
+  /**
+   * Every seq ≤ this of the stream to `peer` is acknowledged: those before its first waiting
+   * message, or all of them sent so far.
+   */
+  #floor(peer: string, senderId: string): number {
+    for (const message of this.#outbox) {
+      if (message.senderId !== senderId) continue;
+      const recipient = message.to.find((r) => r.peer === peer);
+      if (recipient) return recipient.seq - 1;
+    }
+    return senderId === this.senderId ? (this.#nextSeq.get(peer) ?? 1) - 1 : 0;
   }
 
-  #ack(senderId: string, upTo: number): AckFrame {
-    this.#acked.set(senderId, Math.max(this.#acked.get(senderId) ?? 0, upTo));
-    return { type: 'ack', senderId, upTo };
+  #ack(stream: StreamState, upTo: number): AckFrame {
+    stream.acked = Math.max(stream.acked, upTo);
+    return { type: 'ack', senderId: stream.senderId, upTo };
   }
 
   #forgetOldStreams(): void {
-    for (const senderId of this.#delivered.keys()) {
-      if (this.#delivered.size <= MAX_KNOWN_STREAMS) return;
-      for (const map of [this.#delivered, this.#durable, this.#acked, this.#early]) {
-        map.delete(senderId);
-      }
+    for (const key of this.#streams.keys()) {
+      if (this.#streams.size <= MAX_KNOWN_STREAMS) return;
+      this.#streams.delete(key);
     }
   }
 
-  #setStatus(ids: ReadonlySet<string>, status: MessageStatus): void {
+  #statusOf(message: PendingMessage | undefined): MessageStatus {
+    if (!message) return 'delivered';
+    return message.to.every((r) => this.#connected.has(r.peer)) ? 'sent' : 'queued';
+  }
+
+  /** Recomputes status and delivered count of my entries with these ids. */
+  #refresh(ids: ReadonlySet<string>): void {
     if (ids.size === 0) return;
+    const pending = new Map(this.#outbox.map((message) => [message.id, message]));
     let changed = false;
     const entries = this.#entries.map((entry) => {
-      if (entry.from !== 'me' || !ids.has(entry.id) || entry.status === status) return entry;
+      // `from !== 'me'` cannot narrow the union (a peer id is any string); `status` can.
+      if (!('status' in entry) || !ids.has(entry.id)) return entry;
+      const message = pending.get(entry.id);
+      const status = this.#statusOf(message);
+      const delivered = message ? entry.recipients - message.to.length : entry.recipients;
+      if (entry.status === status && entry.delivered === delivered) return entry;
       changed = true;
-      return { ...entry, status };
+      return { ...entry, status, delivered: Math.max(0, delivered) };
     });
     if (changed) this.#entries = entries;
   }
@@ -575,4 +808,9 @@ export class Conversation {
     this.#entries = kept;
     this.#ids = new Set(kept.map((entry) => entry.id));
   }
+}
+
+function chatFrame(message: PendingMessage, seq: number, ackedUpTo: number): ChatFrame {
+  const { id, senderId, text, sentAt } = message;
+  return { type: 'chat', id, senderId, seq, ackedUpTo, text, sentAt };
 }

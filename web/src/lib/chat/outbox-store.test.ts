@@ -17,9 +17,25 @@ const fresh = (options: OutboxStoreOptions = {}): OutboxStoreOptions => ({
   ...options,
 });
 
+const ALICE = 'pa11c000000000001';
+const BOB = 'pb0b0000000000002';
+const CAROL = 'pca70000000000003';
+
+/**
+ * A snapshot with every part filled in: `texts` waiting for Bob and Carol, a line from Bob, the
+ * stream it came on and his name.
+ */
 function snapshotWith(...texts: string[]): ConversationSnapshot {
   const conversation = new Conversation();
-  for (const text of texts) conversation.send(text, 1_700_000_000_000);
+  const bob = new Conversation({ name: 'Bob' });
+  conversation.connect(BOB);
+  for (const { frame } of [
+    ...bob.connect(ALICE).frames,
+    ...(bob.send('hi', 0, [ALICE])?.frames ?? []),
+  ]) {
+    conversation.receive(BOB, JSON.stringify(frame), 1_700_000_000_000);
+  }
+  for (const text of texts) conversation.send(text, 1_700_000_000_000, [BOB, CAROL]);
   return conversation.snapshot();
 }
 
@@ -34,6 +50,11 @@ describe('openOutboxStore', () => {
     const store = openOutboxStore(options);
     const one = snapshotWith('hello');
     const two = snapshotWith('other room');
+    expect(one).toMatchObject({
+      outbox: [{ to: [{ peer: BOB }, { peer: CAROL }] }],
+      received: [[BOB, expect.any(String), 1]],
+      names: [[BOB, 'Bob']],
+    });
     expect(await store.save('room-1', one)).toBe('indexeddb');
     expect(await store.save('room-2', two)).toBe('indexeddb');
 
@@ -45,10 +66,23 @@ describe('openOutboxStore', () => {
     expect(reloaded.failure).toBeNull();
   });
 
-  it('ignores a stored value that is not a snapshot', async () => {
+  it('ignores a stored value that is not a snapshot, or one of another version', async () => {
     const options = fresh();
-    await set('room', { version: 99 }, createStore(options.databaseName ?? '', 'rooms'));
-    expect(await openOutboxStore(options).load('room')).toBeNull();
+    const idb = createStore(options.databaseName ?? '', 'rooms');
+    await set('room', { version: 99 }, idb);
+    // What a two-person page (issue #4) stored: no recipients, so it cannot be resent to a group.
+    const id = '0123456789abcdef';
+    const v1 = {
+      version: 1,
+      outbox: [{ id, senderId: 'fedcba9876543210', seq: 1, text: 'from v1', sentAt: 0 }],
+      received: [['00112233445566ff', 3]],
+      entries: [{ id, from: 'me', text: 'from v1', at: 0, status: 'queued' }],
+    };
+    await set('old', v1, idb);
+    const store = openOutboxStore(options);
+    expect(await store.load('room')).toBeNull();
+    expect(await store.load('old')).toBeNull();
+    expect(store.durability).toBe('indexeddb');
   });
 
   it('falls back to memory without IndexedDB', async () => {
@@ -148,22 +182,28 @@ describe('SnapshotWriter', () => {
     const store = openOutboxStore(options);
     const alice = new Conversation();
     const bob = new Conversation();
-    alice.connect();
-    bob.connect();
+    alice.connect(BOB);
+    bob.connect(ALICE);
     const acks: string[] = [];
     const writer = new SnapshotWriter({
       store,
       roomId: 'room',
       take: () => bob.snapshot(),
-      saved: (snapshot) => acks.push(...bob.saved(snapshot).map((frame) => JSON.stringify(frame))),
+      saved: (snapshot) => {
+        for (const { to, frame } of bob.saved(snapshot)) {
+          expect(to).toBe(ALICE);
+          acks.push(JSON.stringify(frame));
+        }
+      },
     });
     for (const text of ['a', 'b', 'c']) {
-      for (const frame of alice.send(text, 0)?.frames ?? []) {
-        if (bob.receive(JSON.stringify(frame), 0).persist) writer.request();
+      for (const { frame } of alice.send(text, 0, [BOB])?.frames ?? []) {
+        if (bob.receive(ALICE, JSON.stringify(frame), 0).persist) writer.request();
       }
     }
     await writer.flush();
-    for (const ack of acks) alice.receive(ack, 0);
+    expect(acks.length).toBeGreaterThan(0);
+    for (const ack of acks) alice.receive(BOB, ack, 0);
     expect(alice.outboxSize).toBe(0);
     // Bob reloads: what he acknowledged is there.
     const restored = new Conversation({ snapshot: await openOutboxStore(options).load('room') });

@@ -65,7 +65,13 @@ const peerInfoData = fc.record({
     view: fc.option(jsonObject, { nil: null }),
   }),
 });
-const signalData = fc.oneof(sdpData, candidateData, peerInfoData, fc.constant({ type: 'restart' }));
+const signalData = fc.oneof(
+  sdpData,
+  candidateData,
+  peerInfoData,
+  fc.constant({ type: 'restart' }),
+  fc.constant({ type: 'peer-info-request' }),
+);
 
 const clientMessage = fc.oneof(
   fc.record(
@@ -162,6 +168,7 @@ function isWellFormedSignalData(data: SignalData): boolean {
         (data.info.view === null || isObject(data.info.view))
       );
     case 'restart':
+    case 'peer-info-request':
       return hasKeys(data, ['type']);
     default:
       return false;

@@ -109,6 +109,45 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /**
+ * Close codes after which reconnecting cannot help: the server said no on purpose, and the same
+ * page would be refused again. The page stops retrying and says why ({@link describeClose}).
+ * {@link CloseCode.RATE_LIMITED} and {@link CloseCode.SLOW_READER} are not final: a page that
+ * slows down or reads again is welcome back.
+ */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCode.MALFORMED,
+  CloseCode.BINARY,
+  CloseCode.OUT_OF_ORDER,
+  CloseCode.ROOM_FULL,
+  CloseCode.REPLACED,
+]);
+
+/**
+ * What a close code means for the person, in words for the page's status line (issue #10: each
+ * final close has its own words instead of "Reconnecting…" forever). `roomSize` is the server's
+ * (from `hello`) for {@link CloseCode.ROOM_FULL}. `null` for codes that are not ours, or that
+ * the page handles as a plain lost connection (1001, 1006, …).
+ */
+export function describeClose(code: number, roomSize: number): string | null {
+  switch (code) {
+    case CloseCode.MALFORMED:
+    case CloseCode.BINARY:
+    case CloseCode.OUT_OF_ORDER:
+      return 'The chat server refused a message from this page, so it stopped talking to it. Reload the page; if it happens again, this page and the server are different versions.';
+    case CloseCode.ROOM_FULL:
+      return roomFullText(roomSize);
+    case CloseCode.REPLACED:
+      return 'This room is open in another tab or window of this browser, which took over the conversation. Use that one, or reload this page to take it back.';
+    case CloseCode.RATE_LIMITED:
+      return 'The chat server is slowing this page down (too many messages at once). Reconnecting…';
+    case CloseCode.SLOW_READER:
+      return 'This page fell behind reading from the chat server. Reconnecting…';
+    default:
+      return null;
+  }
+}
+
+/**
  * What one page tells the other about its side of the connection: the classification of its NAT
  * (issue #3; the page validates it field by field with `parseNatReport` in
  * web/src/lib/nat/nat-classifier.ts before showing it), and its diagnostics view (only ever exported
@@ -131,6 +170,8 @@ export type SignalData =
       candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null };
     }
   | { type: 'peer-info'; info: PeerInfo }
+  /** "Send me your current {@link PeerInfo}" (an export is being made; issue #10). */
+  | { type: 'peer-info-request' }
   /** "My connection to you is down: offer again" (sent by the answering side; issue #4). */
   | { type: 'restart' };
 
@@ -211,7 +252,7 @@ function parsePeerInfo(value: unknown): PeerInfo | null {
 /** Validates a relayed payload; returns a fresh copy, or `null` when it is off-shape. */
 export function parseSignalData(value: unknown): SignalData | null {
   if (!isObject(value)) return null;
-  if (value.type === 'restart') return { type: 'restart' };
+  if (value.type === 'restart' || value.type === 'peer-info-request') return { type: value.type };
   if (value.type === 'peer-info') {
     const info = parsePeerInfo(value.info);
     return info ? { type: 'peer-info', info } : null;

@@ -33,11 +33,26 @@ export class TokenBucket {
    * (the message is over the limit). A cost above `burst` can never pass.
    */
   take(nowMs: number, cost = 1): boolean {
-    const elapsed = Math.max(0, nowMs - this.#updatedAtMs);
-    this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#ratePerMs);
-    this.#updatedAtMs = nowMs;
+    this.#refill(nowMs);
     if (this.#tokens < cost) return false;
     this.#tokens -= cost;
     return true;
+  }
+
+  /**
+   * How long until `cost` tokens are banked, ms: 0 when {@link take} would pass now, `Infinity`
+   * when `cost` exceeds the burst (it never can). Takes nothing. The page uses it to pace what it
+   * sends against the server's own buckets (issue #10).
+   */
+  waitMs(nowMs: number, cost = 1): number {
+    if (cost > this.#burst) return Infinity;
+    this.#refill(nowMs);
+    return this.#tokens >= cost ? 0 : Math.ceil((cost - this.#tokens) / this.#ratePerMs);
+  }
+
+  #refill(nowMs: number): void {
+    const elapsed = Math.max(0, nowMs - this.#updatedAtMs);
+    this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#ratePerMs);
+    this.#updatedAtMs = nowMs;
   }
 }

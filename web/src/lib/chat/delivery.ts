@@ -181,6 +181,11 @@ export interface ReceivedEntry extends Omit<ChatEntry, 'from'> {
 /** One line of the conversation as shown. */
 export type ConversationEntry = SentEntry | ReceivedEntry;
 
+/** True for a line I wrote (`from` alone cannot narrow: a peer id is a string too). */
+export function isMine(entry: ConversationEntry): entry is SentEntry {
+  return 'status' in entry;
+}
+
 /**
  * What is persisted per room: plain JSON-able data, safe for structured clone. The stream id and
  * next seqs of the page that saved it are deliberately absent (a restored conversation starts new

@@ -32,14 +32,16 @@ describe('redactAddresses', () => {
 describe('buildDiagnosticsExport', () => {
   it('redacts unless asked to include addresses', () => {
     const nowMs = Date.parse('2026-11-24T12:00:00Z');
+    const connections = [{ peerId: 'p0123456789abcdef', name: 'Bob', local: view, remote: view }];
     const redacted = buildDiagnosticsExport(
-      { local: view, remote: null },
+      { local: view, connections },
       { includeAddresses: false, nowMs },
     );
     expect(redacted.addressesRedacted).toBe(true);
     expect(JSON.stringify(redacted)).not.toContain('203.0.113.2');
+    expect(redacted.connections[0]?.name).toBe('Bob');
     const full = buildDiagnosticsExport(
-      { local: view, remote: null },
+      { local: view, connections },
       { includeAddresses: true, nowMs },
     );
     expect(JSON.stringify(full)).toContain('203.0.113.2');

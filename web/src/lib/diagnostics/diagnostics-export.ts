@@ -1,21 +1,37 @@
 /**
- * "Export diagnostics": both peers' view as one JSON document. IP addresses and mDNS names are
+ * "Export diagnostics": this device's view of the room and, per connection, both ends' view of
+ * that pair (issue #10), as one JSON document. IP addresses and mDNS names are
  * redacted by default, because a diagnostics file gets pasted into bug reports and chats, and a
  * person's IP address locates them.
  */
 
-/** Schema version of the exported document; bump when its shape changes. */
-export const EXPORT_FORMAT_VERSION = 1;
+/**
+ * Schema version of the exported document; bump when its shape changes. Version 2 (issue #10):
+ * `local` is this device's room-level view, `connections` one entry per remote person.
+ */
+export const EXPORT_FORMAT_VERSION = 2;
 
-/** The exported document. `local`/`remote` are the two views, as the panel holds them. */
+/** One peer connection in the export: this side's view of the pair, and theirs. */
+export interface ExportedConnection {
+  /** Their peer id in the room. */
+  peerId: string;
+  /** Their name as shown here. */
+  name: string;
+  local: unknown;
+  /** Their view of the same pair, as they last sent it; `null` if it never arrived. */
+  remote: unknown;
+}
+
+/** The exported document. */
 export interface DiagnosticsExport {
   format: 'holepunch-chat-diagnostics';
   version: typeof EXPORT_FORMAT_VERSION;
   /** ISO 8601 time of export. */
   exportedAt: string;
   addressesRedacted: boolean;
+  /** This device: NAT report, TURN check, status, room timeline. */
   local: unknown;
-  remote: unknown;
+  connections: ExportedConnection[];
 }
 
 const IPV4 = String.raw`\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b`;
@@ -63,7 +79,7 @@ export function redactAddresses<T>(value: T): T {
  * `nowMs` is the export time, ms since the Unix epoch.
  */
 export function buildDiagnosticsExport(
-  views: { local: unknown; remote: unknown },
+  views: { local: unknown; connections: ExportedConnection[] },
   options: { includeAddresses: boolean; nowMs: number },
 ): DiagnosticsExport {
   const document: DiagnosticsExport = {
@@ -72,7 +88,7 @@ export function buildDiagnosticsExport(
     exportedAt: new Date(options.nowMs).toISOString(),
     addressesRedacted: !options.includeAddresses,
     local: views.local,
-    remote: views.remote,
+    connections: views.connections,
   };
   return options.includeAddresses ? document : redactAddresses(document);
 }

@@ -1,0 +1,683 @@
+/**
+ * One remote person of the room, as this page sees them (issue #10): the connection attempts to
+ * them (offerer election, rebuild and relay-fallback policy), the safety code of that pair, and
+ * that pair's diagnostics — candidates, pairs, selected pair, states, forecast, failure and
+ * timeline. Every claim it makes is about this one peer connection. Reactive state for the
+ * components; the logic it applies lives in the pure modules it imports, and everything it
+ * touches outside itself (links, signaling, clock, the room's NAT report) comes in through
+ * {@link PeerDeps}, so node tests drive it with fakes.
+ */
+import type { IceServer, PeerInfo, SignalData } from '../../../../signaling/protocol.ts';
+import { displayName } from '../chat/names.ts';
+import {
+  countPairs,
+  explainFailure,
+  FALLBACK_NOTICE,
+  shouldFallBackToRelay,
+  type Failure,
+} from '../diagnostics/failure.ts';
+import type { TimelineEntry } from '../diagnostics/timeline.ts';
+import { attachCandidateStats, type CandidateRow } from '../ice/candidate-rows.ts';
+import { parseIceCandidate } from '../ice/ice-candidate.ts';
+import { buildIceReport, verdict, type IceReport, type Verdict } from '../ice/ice-report.ts';
+import { forecast, forecastHeld, type Forecast, type ForecastCheck } from '../nat/forecast.ts';
+import { parseNatReport, type NatReport } from '../nat/nat-classifier.ts';
+import type { TurnConfig } from '../nat/turn-check.ts';
+import type { CandidateError, PeerEvents, PeerOptions, PeerStates } from '../rtc/peer.ts';
+import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from './link-policy.ts';
+import { sdpFingerprint, shortAuthString } from './sas.ts';
+
+/** Least time between two diagnostics views pushed to the other peer, ms (trailing). */
+export const SHARE_INTERVAL_MS = 2000;
+
+/** An offerer's attempt younger than this already has its offer on the way: a restart waits, ms. */
+export const FRESH_ATTEMPT_MS = 5000;
+
+/** Where this page stands with one remote person. */
+export type PeerState =
+  | 'connecting' // SDP/ICE in progress, never open yet
+  | 'open' // data channel open
+  | 'failed' // ICE or DTLS failed, explained in `failure`
+  | 'lost' // was open, then closed or disconnected: being rebuilt
+  | 'left'; // they left the room
+
+/** One change of the selected candidate pair, as `getStats()` reported it. */
+export interface PairChange {
+  /** ms since the page started loading. */
+  atMs: number;
+  pairId: string;
+  /** e.g. `srflx 203.0.113.2:40000 ↔ srflx 203.0.113.3:40000`. */
+  summary: string;
+}
+
+/** What a peer session needs of a connection: the surface of `rtc/peer.ts` `PeerLink` it uses. */
+export interface Link {
+  signal(data: SignalData): void;
+  /** One text message on the data channel; `false` when it is not open. */
+  send(text: string): boolean;
+  destroy(): void;
+  /** `getStats()`; `null` once closed. */
+  stats(): Promise<RTCStatsReport | null>;
+  /** ms since the link was created. */
+  elapsedMs(): number;
+}
+
+/** Makes a link (in the page: `new PeerLink(options, events)`). */
+export type LinkFactory = (options: PeerOptions, events: PeerEvents) => Link;
+
+/** What a {@link PeerSession} uses of the world; the room session provides it. */
+export interface PeerDeps {
+  readonly roomId: string;
+  /** This page's peer id in the room. */
+  selfId(): string;
+  /** The ICE servers from signaling (STUN, and TURN once joined). */
+  iceServers(): IceServer[];
+  /** The TURN part of {@link iceServers}. */
+  turn(): TurnConfig;
+  /** This device's NAT classification, `null` until probed (reactive). */
+  natReport(): NatReport | null;
+  /** Room-wide timeline steps (page opened, signaling, NAT classified), shown in every section. */
+  roomTimeline(): readonly TimelineEntry[];
+  /** Sends one payload to this peer through signaling; `false` when signaling is down. */
+  signal(data: SignalData): boolean;
+  createLink: LinkFactory;
+  /** Monotonic clock, ms (the page: `performance.now()`, ms since the page started loading). */
+  now(): number;
+  /** The data channel to this peer opened. */
+  opened(): void;
+  /** The data channel to this peer closed, or the link was dropped. */
+  closed(): void;
+  /** One text message from this peer's data channel. */
+  message(text: string): void;
+}
+
+/** Health inputs of one connection attempt (see {@link linkHealth}). */
+interface Attempt {
+  link: Link;
+  offerer: boolean;
+  /** The relay-only retry (issue #3 fallback): `iceTransportPolicy: 'relay'`. */
+  relayOnly: boolean;
+  startedAt: number;
+  /** When ICE gathering began (`iceGatheringState` → `gathering`); candidate times count from it. */
+  gatheringStartedAt: number | null;
+  open: boolean;
+  ended: boolean;
+  disconnectedSince: number | null;
+}
+
+/** Reactive state of this page's connection to one remote person. */
+export class PeerSession {
+  /** Their peer id (stable across their reloads: it comes from their resume token). */
+  readonly id: string;
+
+  #name = $state<string | undefined>(undefined);
+  #state = $state<PeerState>('connecting');
+  #liveRttMs = $state<number | null>(null);
+  #sas = $state<string | null>(null);
+  #verified = $state(false);
+  #localCandidates = $state.raw<readonly CandidateRow[]>([]);
+  #remoteCandidates = $state.raw<CandidateRow[]>([]);
+  #candidateErrors = $state.raw<CandidateError[]>([]);
+  #states = $state.raw<PeerStates | null>(null);
+  #report = $state.raw<IceReport | null>(null);
+  #timeline = $state.raw<TimelineEntry[]>([]);
+  #pairHistory = $state.raw<PairChange[]>([]);
+  #remoteInfo = $state.raw<PeerInfo | null>(null);
+  #failure = $state.raw<Failure | null>(null);
+  #fallbackNotice = $state<string | null>(null);
+  #relayOnly = $state(false);
+
+  #remoteNat = $derived<NatReport | null>(parseNatReport(this.#remoteInfo?.nat ?? null));
+  #verdict = $derived<Verdict | null>(verdict(this.#report?.selectedPair ?? null));
+  #forecast = $derived.by<Forecast | null>(() => {
+    const local = this.#deps.natReport();
+    return local || this.#remoteNat
+      ? forecast({ local, remote: this.#remoteNat, turn: this.#deps.turn() })
+      : null;
+  });
+  #forecastCheck = $derived.by<ForecastCheck | null>(() =>
+    this.#forecast && this.#remoteNat && this.#deps.natReport()
+      ? forecastHeld(this.#forecast, {
+          verdict: this.#state === 'open' ? this.#verdict : null,
+          failed: this.#state === 'failed',
+        })
+      : null,
+  );
+  #mergedTimeline = $derived.by<TimelineEntry[]>(() =>
+    [...this.#deps.roomTimeline(), ...this.#timeline].sort((a, b) => a.atMs - b.atMs),
+  );
+
+  readonly #deps: PeerDeps;
+  #attempt: Attempt | null = null;
+  #everOpen = false;
+  #lastRebuildAt = -Infinity;
+  #lastRestartAskAt = -Infinity;
+  /** This attempt's SDP, ours and theirs, for the short authentication string. */
+  #localSdp: string | null = null;
+  #remoteSdp: string | null = null;
+  #shareTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastSharedAt = -Infinity;
+  /** What the last pushed view said, in short (see {@link viewDigest}). */
+  #sharedDigest = '';
+  /** Answers awaited by {@link requestView}. */
+  #viewWaiters: (() => void)[] = [];
+  #destroyed = false;
+
+  constructor(id: string, deps: PeerDeps) {
+    this.id = id;
+    this.#deps = deps;
+  }
+
+  /** Their name as they set it (`''` or `undefined`: not set), from their data channel. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+  /** The name to show: theirs, or the default one derived from their id. */
+  get displayName(): string {
+    return displayName(this.id, this.#name);
+  }
+  get state(): PeerState {
+    return this.#state;
+  }
+  /**
+   * The state with ICE consent in mind: an open channel whose ICE is `disconnected` may heal by
+   * itself (RFC 7675 consent), but the person should know now, so it reads `lost`.
+   */
+  get shownState(): PeerState {
+    return this.#state === 'open' && this.#states?.iceConnectionState === 'disconnected'
+      ? 'lost'
+      : this.#state;
+  }
+  /** The data channel was open at least once with this person since the page loaded. */
+  get everOpen(): boolean {
+    return this.#everOpen;
+  }
+  /** Round trip of the data-channel keep-alive, ms; `null` until measured. */
+  get liveRttMs(): number | null {
+    return this.#liveRttMs;
+  }
+  /** Short authentication string of this pair's connection (sas.ts), to compare out of band. */
+  get sas(): string | null {
+    return this.#sas;
+  }
+  /** The person marked this pair's string as matching. Resets with every new connection. */
+  get verified(): boolean {
+    return this.#verified;
+  }
+  get localCandidates(): readonly CandidateRow[] {
+    return this.#localCandidates;
+  }
+  get remoteCandidates(): readonly CandidateRow[] {
+    return this.#remoteCandidates;
+  }
+  get candidateErrors(): readonly CandidateError[] {
+    return this.#candidateErrors;
+  }
+  get states(): PeerStates | null {
+    return this.#states;
+  }
+  get report(): IceReport | null {
+    return this.#report;
+  }
+  get verdict(): Verdict | null {
+    return this.#verdict;
+  }
+  /** This pair's steps merged with the room's, oldest first. */
+  get timeline(): readonly TimelineEntry[] {
+    return this.#mergedTimeline;
+  }
+  /** Every change of the selected pair since the current peer connection was created. */
+  get pairHistory(): readonly PairChange[] {
+    return this.#pairHistory;
+  }
+  /** Their NAT classification, validated; `null` until it arrives. */
+  get remoteNat(): NatReport | null {
+    return this.#remoteNat;
+  }
+  /** What the two NAT reports predict for this pair; `null` until at least one exists. */
+  get forecast(): Forecast | null {
+    return this.#forecast;
+  }
+  /** Whether the forecast held, once the connection settled. */
+  get forecastCheck(): ForecastCheck | null {
+    return this.#forecastCheck;
+  }
+  /** Why there is no connection, once that is clear (bounded time, failure.ts). */
+  get failure(): Failure | null {
+    return this.#failure;
+  }
+  /** Set when the app fell back to a relay-only connection to this person on its own. */
+  get fallbackNotice(): string | null {
+    return this.#fallbackNotice;
+  }
+  /** Their latest diagnostics view of this pair (export only; never rendered). */
+  get remoteView(): Record<string, unknown> | null {
+    return this.#remoteInfo?.view ?? null;
+  }
+
+  /** Records that the person compared the strings and they matched. */
+  markVerified(): void {
+    if (this.#sas) this.#verified = true;
+  }
+
+  /** Their name arrived (delivery.ts `NameFrame`); `''` = not set. */
+  setName(name: string): void {
+    this.#name = name;
+  }
+
+  /** A data-channel keep-alive round trip, ms. */
+  setLiveRtt(rttMs: number): void {
+    this.#liveRttMs = rttMs;
+  }
+
+  /** Their first message arrived. */
+  noteMessage(): void {
+    this.#mark('First message');
+  }
+
+  /**
+   * They are in the room: they arrived, or we (re)joined and found them. An open link survives a
+   * signaling reconnect untouched; otherwise the offerer starts an attempt and the answerer asks
+   * for one.
+   */
+  meet(): void {
+    if (this.#state === 'left') {
+      this.#state = this.#everOpen ? 'lost' : 'connecting';
+    }
+    this.#mark('Other person in the room');
+    this.#pushView(true);
+    if (this.#attempt?.open && !this.#attempt.ended) return;
+    this.#state = this.#everOpen ? 'lost' : 'connecting';
+    if (this.#offerer()) this.#startAttempt(true);
+    else this.#askForRestart();
+  }
+
+  /** They left the room: the link goes; what they have not acknowledged waits in the outbox. */
+  left(): void {
+    this.#dropLink();
+    this.#state = 'left';
+  }
+
+  /** Stops everything for good (the room closes, or they are gone from it). */
+  destroy(): void {
+    this.#destroyed = true;
+    this.#dropLink();
+    for (const wake of this.#viewWaiters.splice(0)) wake();
+  }
+
+  /** Writes one text message to their data channel; `false` when it is not open. */
+  send(text: string): boolean {
+    const attempt = this.#attempt;
+    return attempt !== null && attempt.open && attempt.link.send(text);
+  }
+
+  /** This device's NAT report changed (or first exists): tell them. */
+  natChanged(): void {
+    this.#pushView(true);
+  }
+
+  /**
+   * Asks them for their current view (for an export) and resolves once it arrived or after
+   * `timeoutMs`, whichever is first; never rejects.
+   */
+  requestView(timeoutMs: number): Promise<void> {
+    if (this.#destroyed || !this.#deps.signal({ type: 'peer-info-request' })) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#viewWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** A payload from them through signaling. */
+  onSignal(data: SignalData): void {
+    switch (data.type) {
+      case 'peer-info':
+        this.#remoteInfo = data.info;
+        for (const wake of this.#viewWaiters.splice(0)) wake();
+        return;
+      case 'peer-info-request':
+        this.#sendView();
+        return;
+      case 'restart': {
+        const attempt = this.#attempt;
+        const fresh =
+          attempt && !attempt.open && this.#deps.now() - attempt.startedAt < FRESH_ATTEMPT_MS;
+        if (this.#offerer() && !fresh) this.#startAttempt(true);
+        return;
+      }
+      case 'offer':
+        // Every offer starts a new attempt: the offerer only sends one when it rebuilt.
+        this.#startAttempt(false);
+        break;
+      default:
+        break;
+    }
+    const attempt = this.#attempt;
+    if (!attempt) return;
+    this.#record(data, 'received', attempt);
+    attempt.link.signal(data);
+  }
+
+  /** Once a second (the room's timer): read stats, and rebuild a broken connection. */
+  tick(): void {
+    if (this.#destroyed || this.#state === 'left') return;
+    void this.#pollStats();
+    const attempt = this.#attempt;
+    const now = this.#deps.now();
+    const health = attempt
+      ? linkHealth({
+          open: attempt.open,
+          ended: attempt.ended,
+          iceConnectionState: this.#states?.iceConnectionState ?? null,
+          ageMs: now - attempt.startedAt,
+          disconnectedForMs:
+            attempt.disconnectedSince === null ? null : now - attempt.disconnectedSince,
+        })
+      : 'broken';
+    if (attempt && !attempt.open) this.#judgeAttempt(attempt, now);
+    if (health === 'healthy') return;
+    if (attempt?.open) this.#state = 'lost';
+    // An explained failure stays on screen: rebuilding would only repeat it (and wipe its
+    // evidence). A new event (the other side rejoins or asks for a restart) starts over.
+    if (attempt && !attempt.open && !attempt.ended && this.#failure) return;
+    if (this.#offerer()) this.#startAttempt(true);
+    else this.#askForRestart();
+  }
+
+  /**
+   * This pair's view for an export and for the other side: plain JSON, the same fields the
+   * panel's section shows (addresses included; the export redacts them).
+   */
+  diagnosticsView(): Record<string, unknown> {
+    return {
+      peerId: this.#deps.selfId(),
+      remotePeerId: this.id,
+      role: !this.#attempt ? 'none' : this.#attempt.offerer ? 'offerer' : 'answerer',
+      state: this.#state,
+      forecast: this.#forecast,
+      forecastCheck: this.#forecastCheck,
+      failure: this.#failure,
+      fallback: this.#fallbackNotice,
+      relayOnly: this.#relayOnly,
+      verdict: this.#verdict,
+      states: this.#states,
+      selectedPair: this.#report?.selectedPair ?? null,
+      selectedPairSource: this.#report?.selectedPairSource ?? null,
+      pairs: this.#report?.pairs ?? [],
+      pairHistory: this.#pairHistory,
+      localCandidates: this.#localCandidates,
+      remoteCandidates: this.#remoteCandidates,
+      candidateErrors: this.#candidateErrors,
+      timeline: this.#timeline,
+      liveRttMs: this.#liveRttMs,
+    };
+  }
+
+  #offerer(): boolean {
+    return isOfferer(this.#deps.selfId(), this.id);
+  }
+
+  /** Answerer: ask the offerer for a new attempt (rate-limited; signaling may be down). */
+  #askForRestart(): void {
+    const now = this.#deps.now();
+    if (now - this.#lastRestartAskAt < MIN_REBUILD_INTERVAL_MS * 2) return;
+    if (this.#deps.signal({ type: 'restart' })) this.#lastRestartAskAt = now;
+  }
+
+  /** Adds a timeline step; once per label unless `repeat` (recoveries can happen many times). */
+  #mark(label: string, repeat = false): void {
+    if (!repeat && this.#timeline.some((entry) => entry.label === label)) return;
+    this.#timeline = [...this.#timeline, { label, atMs: this.#deps.now() }];
+  }
+
+  /**
+   * Replaces the current attempt with a new peer connection; `offerer` makes the offer.
+   * `relayOnly` (the TURN fallback) sticks for later rebuilds with this person.
+   */
+  #startAttempt(offerer: boolean, relayOnly = this.#relayOnly): void {
+    if (this.#destroyed) return;
+    const now = this.#deps.now();
+    if (offerer) {
+      if (now - this.#lastRebuildAt < MIN_REBUILD_INTERVAL_MS) return;
+      this.#lastRebuildAt = now;
+    }
+    const recovering = this.#attempt !== null || this.#everOpen;
+    this.#dropLink();
+    if (recovering) this.#mark('Reconnecting peer connection', true);
+    this.#localCandidates = [];
+    this.#remoteCandidates = [];
+    this.#candidateErrors = [];
+    this.#report = null;
+    this.#pairHistory = [];
+    this.#failure = null;
+    this.#relayOnly = relayOnly;
+    // A new peer connection has new certificates: its string must be compared again.
+    this.#localSdp = null;
+    this.#remoteSdp = null;
+    this.#sas = null;
+    this.#verified = false;
+    if (this.#state === 'failed') this.#state = this.#everOpen ? 'lost' : 'connecting';
+    const current = (): Attempt | null =>
+      this.#attempt?.link === link && !this.#destroyed ? this.#attempt : null;
+    const link: Link = this.#deps.createLink(
+      {
+        initiator: offerer,
+        iceServers: this.#deps.iceServers(),
+        iceTransportPolicy: relayOnly ? 'relay' : 'all',
+      },
+      {
+        signal: (data) => {
+          const attempt = current();
+          if (!attempt) return;
+          this.#deps.signal(data);
+          this.#record(data, 'sent', attempt);
+        },
+        open: () => {
+          const attempt = current();
+          if (!attempt) return;
+          attempt.open = true;
+          this.#mark(
+            this.#everOpen ? 'Data channel reopened' : 'Data channel open',
+            this.#everOpen,
+          );
+          this.#everOpen = true;
+          this.#state = 'open';
+          this.#failure = null;
+          this.#deps.opened();
+          void this.#pollStats();
+        },
+        message: (text) => {
+          if (current()) this.#deps.message(text);
+        },
+        states: (states) => {
+          const attempt = current();
+          if (!attempt) return;
+          this.#states = states;
+          if (states.iceGatheringState === 'gathering') {
+            attempt.gatheringStartedAt ??= this.#deps.now();
+          }
+          if (states.iceConnectionState !== 'disconnected') attempt.disconnectedSince = null;
+          else attempt.disconnectedSince ??= this.#deps.now();
+          if (states.iceConnectionState === 'checking') this.#mark('ICE checking');
+          if (states.iceConnectionState === 'connected') this.#mark('ICE connected');
+          if (states.connectionState === 'connected') this.#mark('DTLS connected');
+          this.#pushView();
+        },
+        candidateError: (error) => {
+          if (current()) this.#candidateErrors = [...this.#candidateErrors, error];
+        },
+        closed: () => {
+          const attempt = current();
+          if (!attempt) return;
+          const wasOpen = attempt.open;
+          attempt.ended = true;
+          attempt.open = false;
+          if (wasOpen) this.#deps.closed();
+          this.#state = this.#everOpen ? 'lost' : 'connecting';
+          this.tick();
+        },
+      },
+    );
+    this.#attempt = {
+      link,
+      offerer,
+      relayOnly,
+      startedAt: now,
+      gatheringStartedAt: null,
+      open: false,
+      ended: false,
+      disconnectedSince: null,
+    };
+  }
+
+  /** For an attempt that is not open yet: explain a failure, or fall back to a relay. */
+  #judgeAttempt(attempt: Attempt, now: number): void {
+    const states = this.#states;
+    const base = {
+      iceConnectionState: states?.iceConnectionState ?? 'new',
+      connectionState: states?.connectionState ?? 'new',
+      elapsedMs: now - attempt.startedAt,
+      relayOnly: attempt.relayOnly,
+      turn: this.#deps.turn(),
+    };
+    if (attempt.offerer && shouldFallBackToRelay(base)) {
+      this.#fallbackNotice = FALLBACK_NOTICE;
+      this.#mark('Fell back to relay (TURN)', true);
+      this.#lastRebuildAt = -Infinity;
+      this.#startAttempt(true, true);
+      return;
+    }
+    const failure = explainFailure({
+      ...base,
+      local: this.#deps.natReport(),
+      remote: this.#remoteNat,
+      relayGathered: this.#localCandidates.some((c) => c.type === 'relay'),
+      remoteCandidateCount: this.#remoteCandidates.length,
+      candidateErrors: this.#candidateErrors,
+      pairs: countPairs(this.#report?.pairs ?? []),
+    });
+    if (failure?.title !== this.#failure?.title) this.#failure = failure;
+    if (failure) {
+      this.#state = 'failed';
+      this.#pushView();
+    }
+  }
+
+  /**
+   * The short authentication string of this attempt, from both DTLS fingerprints in the SDP we
+   * sent and received and the room id (sas.ts). A lying signaling server that swaps fingerprints
+   * makes the two sides show different strings.
+   */
+  #updateSas(): void {
+    const local = this.#localSdp ? sdpFingerprint(this.#localSdp) : null;
+    const remote = this.#remoteSdp ? sdpFingerprint(this.#remoteSdp) : null;
+    this.#sas =
+      local && remote
+        ? shortAuthString({
+            roomId: this.#deps.roomId,
+            localFingerprint: local,
+            remoteFingerprint: remote,
+          })
+        : null;
+  }
+
+  /** Notes SDP steps in the timeline and trickled candidates in the tables. */
+  #record(data: SignalData, direction: 'sent' | 'received', attempt: Attempt): void {
+    if (data.type === 'offer' || data.type === 'answer') {
+      this.#mark(`${data.type === 'offer' ? 'Offer' : 'Answer'} ${direction}`);
+      if (direction === 'sent') this.#localSdp = data.sdp;
+      else this.#remoteSdp = data.sdp;
+      this.#updateSas();
+      return;
+    }
+    if (data.type !== 'candidate') return;
+    const parsed = parseIceCandidate(data.candidate.candidate);
+    if (!parsed) return;
+    // Time since gathering started, as the trickle-ICE sample shows it (the answerer gathers
+    // only once it has the offer); before the state event arrives, since the attempt began.
+    const since = attempt.gatheringStartedAt ?? attempt.startedAt;
+    const row: CandidateRow = { ...parsed, atMs: this.#deps.now() - since };
+    if (direction === 'sent') {
+      this.#mark(`First local ${parsed.type} candidate`);
+      this.#localCandidates = [...this.#localCandidates, row];
+    } else {
+      this.#remoteCandidates = [...this.#remoteCandidates, row];
+    }
+  }
+
+  async #pollStats(): Promise<void> {
+    const link = this.#attempt?.link;
+    const stats = await link?.stats();
+    if (!stats || link !== this.#attempt?.link) return;
+    const report = buildIceReport(stats);
+    this.#report = report;
+    const pair = report.selectedPair;
+    if (pair && pair.id !== this.#pairHistory.at(-1)?.pairId) {
+      const side = (c: typeof pair.local) => `${c.type} ${c.address ?? '(hidden)'}:${c.port}`;
+      const change = {
+        atMs: this.#deps.now(),
+        pairId: pair.id,
+        summary: `${side(pair.local)} ↔ ${side(pair.remote)}`,
+      };
+      this.#pairHistory = [...this.#pairHistory, change];
+    }
+    this.#localCandidates = attachCandidateStats(this.#localCandidates, report.localCandidates);
+    this.#pushView();
+  }
+
+  /**
+   * What the other side would learn from a new view, in short: states, selected pair, verdict,
+   * failure, fallback and our NAT report's presence. A view is pushed only when this changes
+   * (issue #10: not every 2 s by every page, which grows as N² in a group), and sent whole when
+   * they ask for it (an export).
+   */
+  #viewDigest(): string {
+    const states = this.#states;
+    return JSON.stringify([
+      states?.iceConnectionState,
+      states?.connectionState,
+      this.#report?.selectedPair?.id ?? null,
+      this.#verdict,
+      this.#failure?.title ?? null,
+      this.#fallbackNotice,
+      this.#deps.natReport() !== null,
+    ]);
+  }
+
+  /**
+   * Pushes our NAT report and view to them when it changed meaningfully (or `force`), at most once
+   * per {@link SHARE_INTERVAL_MS} (trailing), so an export from either side holds both views even
+   * when the peer connection itself never comes up.
+   */
+  #pushView(force = false): void {
+    if (this.#destroyed || this.#shareTimer !== undefined) return;
+    if (!force && this.#viewDigest() === this.#sharedDigest) return;
+    const wait = Math.max(0, this.#lastSharedAt + SHARE_INTERVAL_MS - this.#deps.now());
+    this.#shareTimer = setTimeout(() => {
+      this.#shareTimer = undefined;
+      this.#sendView();
+    }, wait);
+  }
+
+  #sendView(): void {
+    if (this.#destroyed || this.#state === 'left') return;
+    this.#lastSharedAt = this.#deps.now();
+    this.#sharedDigest = this.#viewDigest();
+    const nat = this.#deps.natReport() as Record<string, unknown> | null;
+    this.#deps.signal({ type: 'peer-info', info: { nat, view: this.diagnosticsView() } });
+  }
+
+  #dropLink(): void {
+    clearTimeout(this.#shareTimer);
+    this.#shareTimer = undefined;
+    const attempt = this.#attempt;
+    this.#attempt = null;
+    if (attempt?.open) this.#deps.closed();
+    attempt?.link.destroy();
+  }
+}

@@ -14,7 +14,7 @@ describe('fitPeerInfo', () => {
   it('drops the bulkiest parts first, the NAT report last', () => {
     const info = {
       nat,
-      view: { verdict: 'Direct', pairs: rows(400), localCandidates: rows(10), timeline: [] },
+      view: { verdict: 'Direct', pairs: rows(1000), localCandidates: rows(10), timeline: [] },
     };
     const fitted = fitPeerInfo(info, 64 * 1024);
     expect(fitted?.view).toMatchObject({ verdict: 'Direct', pairs: [], localCandidates: rows(10) });

@@ -1,0 +1,123 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CloseCode, type ServerLimits } from '../../../../signaling/protocol.ts';
+import { SignalingClient, type SignalingEvents } from './signaling-client.ts';
+
+const LIMITS: ServerLimits = {
+  maxFrameBytes: 4096,
+  roomSize: 8,
+  rateMessagesPerS: 20,
+  rateBurst: 10,
+  rateBytesPerS: 32768,
+  rateBytesBurst: 65536,
+};
+
+/** Just enough of a browser WebSocket: the test opens, feeds and closes it. */
+class FakeSocket extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly instances: FakeSocket[] = [];
+  readonly OPEN = 1;
+  readyState = 0;
+  readonly sent: string[] = [];
+  constructor(readonly url: string) {
+    super();
+    FakeSocket.instances.push(this);
+  }
+  send(text: string): void {
+    this.sent.push(text);
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.dispatchEvent(new Event('open'));
+  }
+  receive(message: unknown): void {
+    this.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(message) }));
+  }
+  closeWith(code: number): void {
+    this.readyState = 3;
+    this.dispatchEvent(Object.assign(new Event('close'), { code, reason: '' }));
+  }
+}
+
+const events = (): SignalingEvents & { closes: (number | null)[] } => {
+  const closes: (number | null)[] = [];
+  return {
+    closes,
+    open: () => {},
+    message: () => {},
+    closed: (_c, _r, retry) => closes.push(retry),
+  };
+};
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  FakeSocket.instances.length = 0;
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function client(): { c: SignalingClient; socket: FakeSocket; e: ReturnType<typeof events> } {
+  const e = events();
+  const c = new SignalingClient('ws://test/ws', e, {
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    now: () => Date.now(),
+  });
+  const socket = FakeSocket.instances[0];
+  if (!socket) throw new Error('no socket');
+  socket.open();
+  socket.receive({ type: 'hello', id: 'p0123456789abcdef', iceServers: [], limits: LIMITS });
+  return { c, socket, e };
+}
+
+describe('SignalingClient', () => {
+  it('refuses, before it leaves the page, a frame the server would refuse', () => {
+    const { c, socket } = client();
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(c.send({ type: 'signal', to: 'nobody', data: { type: 'restart' } })).toBe(false);
+    expect(c.send({ type: 'join', room: 'short' })).toBe(false);
+    // Bigger than the server's frame limit from hello: it would be closed with 1009.
+    const sdp = 'x'.repeat(LIMITS.maxFrameBytes);
+    expect(c.send({ type: 'signal', to: 'p0123456789abcdef', data: { type: 'offer', sdp } })).toBe(
+      false,
+    );
+    expect(socket.sent).toEqual([]);
+    expect(error).toHaveBeenCalledTimes(3);
+    expect(c.send({ type: 'signal', to: 'p0123456789abcdef', data: { type: 'restart' } })).toBe(
+      true,
+    );
+    expect(socket.sent).toHaveLength(1);
+    error.mockRestore();
+  });
+
+  it('paces a burst against the limits in hello instead of getting closed', () => {
+    const { c, socket } = client();
+    for (let i = 0; i < 20; i++) {
+      c.send({ type: 'signal', to: 'p0123456789abcdef', data: { type: 'restart' } });
+    }
+    expect(socket.sent).toHaveLength(8); // 80 % of a burst of 10
+    vi.advanceTimersByTime(1000);
+    expect(socket.sent.length).toBeGreaterThan(8);
+    vi.advanceTimersByTime(5000);
+    // …plus the heartbeat ping that came due meanwhile.
+    expect(socket.sent.filter((text) => text.includes('"signal"'))).toHaveLength(20);
+  });
+
+  it('stops for good on a final close code and retries on others', () => {
+    const { socket, e } = client();
+    socket.closeWith(1006);
+    expect(e.closes).toHaveLength(1);
+    expect(e.closes[0]).not.toBeNull();
+    vi.advanceTimersByTime(20_000);
+    const second = FakeSocket.instances[1];
+    expect(second).toBeDefined();
+    second?.open();
+    second?.closeWith(CloseCode.REPLACED);
+    expect(e.closes[1]).toBeNull();
+    vi.advanceTimersByTime(60_000);
+    expect(FakeSocket.instances).toHaveLength(2);
+  });
+});

@@ -33,7 +33,7 @@ export default defineConfig({
   },
   test: {
     root: '.',
-    include: ['signaling/**/*.test.ts', 'web/src/**/*.test.ts'],
+    include: ['common/**/*.test.ts', 'signaling/**/*.test.ts', 'web/src/**/*.test.ts'],
     environment: 'node',
   },
 });

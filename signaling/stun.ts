@@ -18,8 +18,19 @@
  * without OTHER-ADDRESS an RFC 5780 client knows not to try.
  */
 import { createSocket, type Socket, type SocketType } from 'node:dgram';
+// node:net only for the sockets, whose hosts dgram judges; the codec uses the shared parsers.
 import { isIPv4, isIPv6 } from 'node:net';
 import { crc32 } from 'node:zlib';
+import {
+  IPV4_BYTES,
+  IPV6_BYTES,
+  formatIpv4,
+  formatIpv6,
+  isIpv4Mapped,
+  parseIpv4,
+  parseIpv6,
+  type IpFamily,
+} from '../common/ip-address.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Wire constants (RFC 8489 §5, §14, §18)
@@ -43,8 +54,6 @@ export const STUN_FINGERPRINT_XOR = 0x5354554e;
 const FINGERPRINT_VALUE_BYTES = 4;
 /** Size of an XOR-MAPPED-ADDRESS value, bytes: reserved, family, port, then the address. §14.2 */
 const XOR_ADDRESS_PREFIX_BYTES = 4;
-const IPV4_BYTES = 4;
-const IPV6_BYTES = 16;
 /** Largest UDP port; 0 cannot be answered (Node refuses to send there). */
 const MAX_PORT = 0xffff;
 
@@ -137,7 +146,7 @@ export interface StunMessage {
 
 /** An IP address and UDP port; `address` is a literal (dotted IPv4, or IPv6 without brackets). */
 export interface TransportAddress {
-  readonly family: 'IPv4' | 'IPv6';
+  readonly family: IpFamily;
   readonly address: string;
   /** UDP port, 0–65535. */
   readonly port: number;
@@ -358,7 +367,7 @@ export function decodeXorMappedAddress(
   );
   const port = view.getUint16(2) ^ (STUN_MAGIC_COOKIE >>> 16);
   return familyCode === 0x01
-    ? { family: 'IPv4', address: address.join('.'), port }
+    ? { family: 'IPv4', address: formatIpv4(address), port }
     : { family: 'IPv6', address: formatIpv6(address), port };
 }
 
@@ -458,7 +467,7 @@ export function reflexiveAddressOf(source: TransportAddress): TransportAddress |
   }
   const bytes = parseIpv6(source.address);
   if (bytes === null) return null;
-  if (isIpv4Mapped(bytes)) return { family: 'IPv4', address: bytes.slice(12).join('.'), port };
+  if (isIpv4Mapped(bytes)) return { family: 'IPv4', address: formatIpv4(bytes.subarray(12)), port };
   return { family: 'IPv6', address: formatIpv6(bytes), port };
 }
 
@@ -485,64 +494,6 @@ export function respondToStunPacket(
     return encodeUnknownAttributesResponse(message.method, message.transactionId, unknown);
   }
   return encodeBindingSuccessResponse(message.transactionId, mapped);
-}
-
-// ---------------------------------------------------------------------------------------------
-// IP literals (kept here: node:net validates but does not convert to bytes)
-// ---------------------------------------------------------------------------------------------
-
-function parseIpv4(text: string): Uint8Array | null {
-  // isIPv4 rejects leading zeros and out-of-range octets, so split + Number is safe after it.
-  return isIPv4(text) ? Uint8Array.from(text.split('.'), Number) : null;
-}
-
-/** 16 bytes of an IPv6 literal, zone (`%eth0`) ignored; `null` if not IPv6. */
-function parseIpv6(text: string): Uint8Array | null {
-  const literal = text.split('%', 1)[0] ?? '';
-  if (!isIPv6(literal)) return null;
-  const bytes = new Uint8Array(IPV6_BYTES);
-  let hexPart = literal;
-  let hexGroups = 8;
-  // A trailing dotted quad (`::ffff:1.2.3.4`) is the last 4 bytes, in place of two groups.
-  if (literal.includes('.')) {
-    const lastColon = literal.lastIndexOf(':');
-    const ipv4 = parseIpv4(literal.slice(lastColon + 1));
-    if (ipv4 === null) return null;
-    bytes.set(ipv4, 12);
-    hexPart = literal.slice(0, lastColon);
-    if (hexPart.endsWith(':')) hexPart += ':'; // keep a `::` that ended right before the quad
-    hexGroups = 6;
-  }
-  const [head = '', tail] = hexPart.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeroGroups = tail === undefined ? 0 : hexGroups - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...Array<string>(zeroGroups).fill('0'), ...tailGroups];
-  if (groups.length !== hexGroups) return null;
-  const view = new DataView(bytes.buffer);
-  groups.forEach((group, i) => view.setUint16(i * 2, parseInt(group, 16)));
-  return bytes;
-}
-
-function isIpv4Mapped(bytes: Uint8Array): boolean {
-  return bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-}
-
-/** RFC 5952 text: lowercase, no leading zeros, longest (leftmost) run of ≥ 2 zero groups as `::`. */
-function formatIpv6(bytes: Uint8Array): string {
-  if (isIpv4Mapped(bytes)) return `::ffff:${bytes.slice(12).join('.')}`;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const groups = Array.from({ length: 8 }, (_, i) => view.getUint16(i * 2));
-  let bestStart = -1;
-  let bestLength = 1; // RFC 5952 §4.2.2: a single zero group is not compressed.
-  for (let start = 0; start < 8; start++) {
-    let length = 0;
-    while (start + length < 8 && groups[start + length] === 0) length++;
-    if (length > bestLength) [bestStart, bestLength] = [start, length];
-  }
-  const hex = (part: number[]) => part.map((group) => group.toString(16)).join(':');
-  if (bestStart === -1) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -117,6 +117,30 @@ describe('loadConfig', () => {
     ).toEqual({ kind: 'static', username: 'chat', credential: 'pw' });
   });
 
+  it('takes TURN over TLS and bracketed IPv6 literals in TURN_URLS, as written', () => {
+    const urls = ['turns:turn.example.org:443?transport=tcp', 'turn:[2001:db8::1]:3478'];
+    expect(loadConfig({ TURN_URLS: urls.join(','), TURN_SECRET: SECRET }).turn?.urls).toEqual(urls);
+  });
+
+  it.each([
+    'stun:203.0.113.20:3478',
+    'stuns:203.0.113.20',
+    'TURN:203.0.113.20',
+    'turn:2001:db8::1:3478',
+    'turn:[fe80::1%eth0]:3478',
+    'turns:turn.example.org?transport=udp',
+  ])('refuses TURN_URLS=%s as no TURN URL, credentials or not', (url) => {
+    expect(() => loadConfig({ TURN_URLS: url, TURN_SECRET: SECRET })).toThrow(
+      /^TURN_URLS: ".*" is not a TURN URL/,
+    );
+  });
+
+  it('refuses an ICE_SERVERS scheme in the wrong case, which browsers refuse too', () => {
+    expect(() => loadConfig({ ICE_SERVERS: '[{"urls":"STUN:stun.example.org"}]' })).toThrow(
+      /^ICE_SERVERS: "STUN:stun.example.org" is not a stun:, stuns:, turn: or turns: URL$/,
+    );
+  });
+
   it('turns STUN off with STUN_PORT=0 and accepts 65534, whose pair ends at 65535', () => {
     expect(loadConfig({ STUN_PORT: '0' }).stunPort).toBe(0);
     expect(loadConfig({ STUN_PORT: '65534' }).stunPort).toBe(65534);

@@ -4,6 +4,7 @@
  * No error message ever quotes `TURN_SECRET` or `TURN_CREDENTIAL`.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { iceUrlScheme, isTurnScheme, parseStrictIceUrl } from '../common/ice-url.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.ts';
 import {
   MAX_FRAME_BYTES,
@@ -13,7 +14,7 @@ import {
   type IceServer,
 } from './protocol.ts';
 import { STUN_SECOND_PORT_OFFSET } from './stun.ts';
-import { MAX_TURN_TTL_S, MIN_TURN_TTL_S, parseTurnUrl, type TurnConfig } from './turn.ts';
+import { MAX_TURN_TTL_S, MIN_TURN_TTL_S, type TurnConfig } from './turn.ts';
 
 /** Defaults for every variable (see README "Configuration"). Unset ones not listed are off. */
 export const DEFAULTS = {
@@ -199,9 +200,6 @@ function readStunAltAddress(env: Env, host: string, stunPort: number): string | 
   return raw;
 }
 
-/** Schemes an `RTCIceServer` URL may have (RFC 7064 §3.1, RFC 7065 §3.1). */
-const ICE_URL_PATTERN = /^(stuns?|turns?):/;
-
 function readIceServers(env: Env): IceServer[] | null {
   const raw = env.ICE_SERVERS;
   if (raw === undefined || raw.trim() === '') return null;
@@ -223,14 +221,14 @@ function readIceServers(env: Env): IceServer[] | null {
   // the page could then make no connection at all. Better to say so here, at start-up.
   for (const server of servers) {
     const urls = Array.isArray(server.urls) ? server.urls : [server.urls];
-    const bad = urls.find((url) => !ICE_URL_PATTERN.test(url));
+    const bad = urls.find((url) => iceUrlScheme(url) === null);
     if (bad !== undefined) {
       throw new ConfigError(
         'ICE_SERVERS',
         `${JSON.stringify(bad)} is not a stun:, stuns:, turn: or turns: URL`,
       );
     }
-    const turn = urls.find((url) => url.startsWith('turn'));
+    const turn = urls.find((url) => isTurnScheme(iceUrlScheme(url)));
     if (turn !== undefined && (server.username === undefined || server.credential === undefined)) {
       throw new ConfigError('ICE_SERVERS', `${JSON.stringify(turn)} needs username and credential`);
     }
@@ -247,7 +245,7 @@ function readTurnUrls(env: Env): string[] | null {
     .filter((url) => url !== '');
   if (urls.length === 0) throw new ConfigError('TURN_URLS', 'lists no URL');
   for (const url of urls) {
-    if (!parseTurnUrl(url)) {
+    if (!isTurnScheme(parseStrictIceUrl(url)?.scheme ?? null)) {
       throw new ConfigError(
         'TURN_URLS',
         `${JSON.stringify(url)} is not a TURN URL; expected turn:host[:port][?transport=udp|tcp] ` +

@@ -1,6 +1,7 @@
 /**
- * TURN for the page: which relay URLs we accept (RFC 7065) and the credentials each page gets.
- * Pure functions; the caller passes the clock (`nowMs`), so tests need no fake timers.
+ * TURN for the page: the credentials each page gets for the configured relay URLs (which URLs we
+ * accept is `parseStrictIceUrl` in common/ice-url.ts, RFC 7065). Pure functions; the caller
+ * passes the clock (`nowMs`), so tests need no fake timers.
  *
  * Two ways to authenticate, the two coturn offers for long-term credentials (RFC 8489 §9.2):
  * - a shared secret (coturn `use-auth-secret` + `static-auth-secret`): we mint a fresh,
@@ -10,7 +11,6 @@
  * - a static username/credential (coturn `user=name:password`), handed to every page as is.
  */
 import { createHmac } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
 import type { IceServer } from './protocol.ts';
 
 /**
@@ -51,21 +51,9 @@ export type TurnAuth =
 
 /** A TURN server as configured (`TURN_URLS` plus credentials). */
 export interface TurnConfig {
-  /** `turn:`/`turns:` URLs, each accepted by {@link parseTurnUrl}; at least one. */
+  /** `turn:`/`turns:` URLs, each accepted by `parseStrictIceUrl`; at least one. */
   urls: string[];
   auth: TurnAuth;
-}
-
-/** A TURN URL taken apart (RFC 7065 §3.1). */
-export interface TurnUrl {
-  /** `turns` is TURN over TLS. */
-  readonly scheme: 'turn' | 'turns';
-  /** As written: a DNS name, an IPv4 literal, or an IPv6 literal in brackets. */
-  readonly host: string;
-  /** 1–65535, or `null` for the scheme's default (3478 for `turn`, 5349 for `turns`, §3). */
-  readonly port: number | null;
-  /** `null` leaves the choice to the client (UDP for `turn`, TCP for `turns`). */
-  readonly transport: 'udp' | 'tcp' | null;
 }
 
 /** One time-limited credential pair (draft-uberti-behave-turn-rest-00 §2.2). */
@@ -76,42 +64,6 @@ export interface MintedTurnCredential {
   credential: string;
   /** When the TURN server stops accepting it, unix seconds. */
   expiresAtS: number;
-}
-
-// RFC 7065 §3.1: scheme ":" host [ ":" port ] [ "?transport=" transport ]. No userinfo, no path.
-const TURN_URL_PATTERN =
-  /^(turns?):(\[[^\]]*\]|[^:?#/@[\]\s]+)(?::(\d{1,5}))?(?:\?transport=(udp|tcp))?$/;
-const DNS_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
-const DNS_NAME_PATTERN = new RegExp(`^(?=.{1,253}\\.?$)${DNS_LABEL}(?:\\.${DNS_LABEL})*\\.?$`);
-const MAX_PORT = 65535;
-
-/**
- * Parses a `turn:` or `turns:` URL (RFC 7065 §3.1) the way we accept it in `TURN_URLS`. Never
- * throws; returns `null` for anything else, namely
- * - another scheme, or a scheme not in lower case (the browser's parser is case-sensitive, and an
- *   ICE server it rejects makes `new RTCPeerConnection` throw on the page);
- * - userinfo, a path, or a query other than `?transport=udp|tcp` (RFC 7065 has no others);
- * - a host that is not a DNS name, an IPv4 literal, or a bracketed IPv6 literal; port 0 or > 65535;
- * - `turns:` with `transport=udp`: TURN over DTLS, which browsers do not implement.
- */
-export function parseTurnUrl(text: string): TurnUrl | null {
-  const match = TURN_URL_PATTERN.exec(text);
-  if (!match) return null;
-  const [, scheme, host = '', portText, transport] = match;
-  if (host.startsWith('[')) {
-    if (!isIPv6(host.slice(1, -1))) return null;
-  } else if (/^[\d.]+$/.test(host) ? !isIPv4(host) : !DNS_NAME_PATTERN.test(host)) {
-    return null;
-  }
-  const port = portText === undefined ? null : Number(portText);
-  if (port !== null && (port < 1 || port > MAX_PORT)) return null;
-  if (scheme === 'turns' && transport === 'udp') return null;
-  return {
-    scheme: scheme === 'turns' ? 'turns' : 'turn',
-    host,
-    port,
-    transport: transport === 'udp' || transport === 'tcp' ? transport : null,
-  };
 }
 
 /**

@@ -50,6 +50,9 @@ export const STATS_INTERVAL_MS = 1000;
 /** How long an export waits for the others' current views, ms. */
 export const EXPORT_WAIT_MS = 2000;
 
+/** Longest a TURN test waits for the join that brings TURN credentials, ms. */
+export const JOIN_WAIT_MS = 10 * 1000;
+
 /** Most people (who left) remembered with their diagnostics; the oldest are forgotten first. */
 export const MAX_REMEMBERED_PEERS = 32;
 
@@ -182,6 +185,8 @@ export class RoomSession {
   #writer: SnapshotWriter | null = null;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
+  /** Called once at the next `joined`. */
+  #onJoined: (() => void)[] = [];
 
   constructor(roomId: string, deps: RoomDeps) {
     this.roomId = roomId;
@@ -278,11 +283,24 @@ export class RoomSession {
     if (step) this.#apply(step);
   }
 
-  /** "Test TURN": a relay-only gathering against the configured TURN servers (turn-check.ts). */
+  /**
+   * "Test TURN": a relay-only gathering against the configured TURN servers (turn-check.ts).
+   * TURN credentials come with `joined` (issue #9), so a click before the join waits for it (at
+   * most {@link JOIN_WAIT_MS}) instead of testing a list without TURN.
+   */
   async testTurn(): Promise<void> {
     if (this.#turnChecking) return;
     this.#turnChecking = true;
     try {
+      if (this.#selfId === null) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, JOIN_WAIT_MS);
+          this.#onJoined.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       this.#turnCheck = checkTurn(await this.#deps.testTurn(this.#iceServers));
     } finally {
       this.#turnChecking = false;
@@ -460,6 +478,7 @@ export class RoomSession {
         }
         for (const id of message.peers) this.#meet(id);
         this.#peers = new Map(this.#peers);
+        for (const joined of this.#onJoined.splice(0)) joined();
         return;
       }
       case 'peer-joined':

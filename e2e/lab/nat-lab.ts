@@ -1,13 +1,15 @@
 /**
- * A NAT lab in Linux network namespaces: two private LANs, each behind its own NAT router, and a
- * public segment with the app server. End-to-end tests put one browser on each LAN and watch
+ * A NAT lab in Linux network namespaces: two private LANs (three when `natC` is given, for a
+ * group room, issue #10), each behind its own NAT router, and a public segment with the app
+ * server. End-to-end tests put one browser on each LAN and watch
  * whether WebRTC finds a path, so every NAT behaviour here is chosen to match a named case of
  * RFC 4787 rather than whatever Linux does by default.
  *
  * ```
  *   hp-a 10.0.1.2 ─ lan0 [hp-ra] wan0 203.0.113.2 ─┐
  *                                                  ├─ br0 [hp-pub] ─┬─ hp-server 203.0.113.10
- *   hp-b 10.0.2.2 ─ lan0 [hp-rb] wan0 203.0.113.3 ─┘                └─ hp-<name> 203.0.113.20…
+ *   hp-b 10.0.2.2 ─ lan0 [hp-rb] wan0 203.0.113.3 ─┤                └─ hp-<name> 203.0.113.20…
+ *   hp-c 10.0.3.2 ─ lan0 [hp-rc] wan0 203.0.113.4 ─┘  (only with `natC`)
  * ```
  *
  * 203.0.113.0/24 is TEST-NET-3 (RFC 5737): it only exists inside these namespaces. Nothing here
@@ -51,6 +53,11 @@ export interface LabOptions {
   /** NAT of router B, in front of host B. Ignored when `sameLan` is set (there is no router B). */
   natB: NatMode;
   /**
+   * NAT of router C, in front of a third home's host C (10.0.3.2 behind 203.0.113.4). Absent
+   * (the default): the lab has two homes and `hosts.c` is `undefined`.
+   */
+  natC?: NatMode;
+  /**
    * Put host B on host A's LAN (10.0.1.3) behind router A, so the two reach each other on
    * private addresses. Default `false`.
    */
@@ -70,7 +77,7 @@ export interface LabOptions {
   chromiumPath?: string;
 }
 
-/** One of the two hosts a browser runs on. */
+/** One of the NATed hosts a browser runs on. */
 export interface LabHost {
   /** Network namespace name. */
   readonly ns: string;
@@ -120,8 +127,8 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** One of the two NATed hosts, by the name `NatLab.hosts` gives it. */
-export type LabHostName = 'a' | 'b';
+/** One of the NATed hosts, by the name `NatLab.hosts` gives it (`'c'` only with `natC`). */
+export type LabHostName = 'a' | 'b' | 'c';
 
 /** Options of `NatLab.waitForTcp`. */
 export interface WaitForTcpOptions {
@@ -137,8 +144,8 @@ export interface NatLab {
   readonly server: PublicHost;
   /** Same as `server.ip`. */
   readonly serverIp: string;
-  /** The two NATed hosts a browser runs on. */
-  readonly hosts: { readonly a: LabHost; readonly b: LabHost };
+  /** The NATed hosts a browser runs on; `c` exists only when the lab was built with `natC`. */
+  readonly hosts: { readonly a: LabHost; readonly b: LabHost; readonly c?: LabHost };
   /** Every namespace the lab created, the bridge namespace included. */
   readonly namespaces: readonly string[];
   /**
@@ -255,12 +262,13 @@ export const LAB_ADDRESSES = {
   firstExtraPublicHost: 20,
   a: { wanIp: '203.0.113.2', routerLanIp: '10.0.1.1', hostIp: '10.0.1.2' },
   b: { wanIp: '203.0.113.3', routerLanIp: '10.0.2.1', hostIp: '10.0.2.2' },
+  c: { wanIp: '203.0.113.4', routerLanIp: '10.0.3.1', hostIp: '10.0.3.2' },
   /** Host B's address when `sameLan` puts it on LAN A. */
   bOnLanA: '10.0.1.3',
   lanPrefixLength: 24,
 } as const;
 
-const RESERVED_HOST_NAMES = new Set(['a', 'b', 'ra', 'rb', 'pub', 'server']);
+const RESERVED_HOST_NAMES = new Set(['a', 'b', 'c', 'ra', 'rb', 'rc', 'pub', 'server']);
 const PREFIX_PATTERN = /^[a-z0-9]{1,6}-$/;
 const PUBLIC_HOST_PATTERN = /^[a-z][a-z0-9]{0,7}$/;
 
@@ -351,6 +359,7 @@ interface LabPlan {
   routers: RouterPlan[];
   a: HostPlan;
   b: HostPlan;
+  c: HostPlan | null;
 }
 
 function defaultPrefix(): string {
@@ -399,14 +408,21 @@ function planLab(prefix: string, opts: LabOptions): LabPlan {
   const b: HostPlan = opts.sameLan
     ? { ns: `${prefix}b`, ip: addr.bOnLanA, gateway: addr.a.routerLanIp, router: routerA }
     : { ns: `${prefix}b`, ip: addr.b.hostIp, gateway: addr.b.routerLanIp, router: routerB };
+  const routerC: RouterPlan | null = opts.natC
+    ? { ns: `${prefix}rc`, mode: opts.natC, wanIp: addr.c.wanIp, lanIp: addr.c.routerLanIp }
+    : null;
+  const c: HostPlan | null = routerC
+    ? { ns: `${prefix}c`, ip: addr.c.hostIp, gateway: addr.c.routerLanIp, router: routerC }
+    : null;
   return {
     prefix,
     bridgeNs: `${prefix}pub`,
     server: { ns: `${prefix}server`, ip: addr.serverIp },
     extraHosts,
-    routers: opts.sameLan ? [routerA] : [routerA, routerB],
+    routers: [routerA, ...(opts.sameLan ? [] : [routerB]), ...(routerC ? [routerC] : [])],
     a,
     b,
+    c,
   };
 }
 
@@ -462,7 +478,7 @@ class Lab implements NatLab {
   readonly prefix: string;
   readonly server: PublicHost;
   readonly serverIp: string;
-  readonly hosts: { readonly a: LabHost; readonly b: LabHost };
+  readonly hosts: { readonly a: LabHost; readonly b: LabHost; readonly c?: LabHost };
   readonly namespaces: readonly string[];
   readonly #tools: Tools;
   readonly #plan: LabPlan;
@@ -491,7 +507,9 @@ class Lab implements NatLab {
       },
       chromiumWrapper: join(wrapperDir, `chromium-${h.ns}`),
     });
-    this.hosts = { a: host(plan.a), b: host(plan.b) };
+    this.hosts = plan.c
+      ? { a: host(plan.a), b: host(plan.b), c: host(plan.c) }
+      : { a: host(plan.a), b: host(plan.b) };
     this.namespaces = [
       plan.bridgeNs,
       plan.server.ns,
@@ -499,6 +517,7 @@ class Lab implements NatLab {
       ...plan.routers.map((r) => r.ns),
       plan.a.ns,
       plan.b.ns,
+      ...(plan.c ? [plan.c.ns] : []),
     ];
     // Best effort if the test process exits without teardown; the next build also cleans up.
     process.once('exit', this.#onExit);
@@ -557,7 +576,7 @@ class Lab implements NatLab {
         routerRuleset(router.mode),
       );
     }
-    for (const host of [this.#plan.a, this.#plan.b]) {
+    for (const host of this.#hostPlans()) {
       const port = `to-${host.ns.slice(this.prefix.length)}`;
       await this.#veth(host.router.ns, port, host.ns, 'eth0');
       await this.#sh(ip, ['-n', host.router.ns, 'link', 'set', port, 'master', 'lan0', 'up']);
@@ -678,9 +697,21 @@ class Lab implements NatLab {
     }
   }
 
+  /** The plans of the NATed hosts this lab has. */
+  #hostPlans(): HostPlan[] {
+    return [this.#plan.a, this.#plan.b, ...(this.#plan.c ? [this.#plan.c] : [])];
+  }
+
+  /** @throws {NatLabError} `BAD_OPTIONS` for host `c` in a lab built without `natC`. */
+  #routerOf(host: LabHostName): RouterPlan {
+    const plan = this.#plan[host];
+    if (!plan) throw new NatLabError('BAD_OPTIONS', `This lab has no host ${host} (natC not set)`);
+    return plan.router;
+  }
+
   async setUplink(host: LabHostName, up: boolean): Promise<void> {
     if (this.#teardown) throw new NatLabError('TORN_DOWN', 'This NAT lab has been torn down');
-    const router = this.#plan[host].router;
+    const router = this.#routerOf(host);
     await this.#sh(this.#tools.ip, [
       '-n',
       this.#plan.bridgeNs,
@@ -693,7 +724,7 @@ class Lab implements NatLab {
 
   async changeWanIp(host: LabHostName, newIp: string): Promise<void> {
     if (this.#teardown) throw new NatLabError('TORN_DOWN', 'This NAT lab has been torn down');
-    const router = this.#plan[host].router;
+    const router = this.#routerOf(host);
     const octets = /^203\.0\.113\.(\d{1,3})$/.exec(newIp);
     const last = Number(octets?.[1]);
     const taken = new Set([

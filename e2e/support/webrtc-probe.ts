@@ -18,6 +18,13 @@ export interface BrowserSelectedPair {
   remotePort: number;
 }
 
+/** One peer connection's selected pair, for pages with several (a group room, issue #10). */
+export interface IndexedSelectedPair extends BrowserSelectedPair {
+  /** Place of the connection among those the page created, from 0. */
+  index: number;
+  connectionState: string;
+}
+
 /** Call before `goto`: remembers every RTCPeerConnection the page constructs. */
 export async function recordPeerConnections(page: Page): Promise<void> {
   await page.addInitScript(() => {
@@ -59,5 +66,39 @@ export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPa
       remoteAddress: String(remote.address),
       remotePort: Number(remote.port),
     };
+  });
+}
+
+/**
+ * The selected pair of every recorded peer connection that is not closed and has one, so a test
+ * can match each "Connection to …" section with the browser's own `getStats()` of that connection.
+ */
+export async function browserSelectedPairs(page: Page): Promise<IndexedSelectedPair[]> {
+  return page.evaluate(async () => {
+    const pcs =
+      (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
+    const pairs = [];
+    for (const [index, pc] of pcs.entries()) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = [...(await pc.getStats()).values()] as Record<string, unknown>[];
+      const byId = new Map(stats.map((s) => [s.id, s]));
+      const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+      const pair = transport && byId.get(transport.selectedCandidatePairId);
+      const local = pair && byId.get(pair.localCandidateId);
+      const remote = pair && byId.get(pair.remoteCandidateId);
+      if (!local || !remote) continue;
+      pairs.push({
+        index,
+        connectionState: pc.connectionState,
+        localType: String(local.candidateType),
+        localAddress: String(local.address),
+        localPort: Number(local.port),
+        localRelayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
+        remoteType: String(remote.candidateType),
+        remoteAddress: String(remote.address),
+        remotePort: Number(remote.port),
+      });
+    }
+    return pairs;
   });
 }

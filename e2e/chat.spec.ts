@@ -1,5 +1,6 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { startLoopbackApp } from './support/loopback-app.ts';
+import { setName } from './support/people.ts';
 
 /** A phone's screen, CSS pixels (an iPhone 12–15). */
 const PHONE = { width: 390, height: 844 };
@@ -57,12 +58,6 @@ test('two people create a room, join by link and chat both ways', async ({ brows
 
 /** The "People" list of a page. */
 const people = (page: Page) => page.getByRole('list', { name: 'People' }).getByRole('listitem');
-
-/** Sets the name in "Your name" and applies it. */
-async function setName(page: Page, name: string): Promise<void> {
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('textbox', { name: 'Your name' }).press('Enter');
-}
 
 test('three people chat in one room; one leaves, one reloads, a fourth finds it full', async ({
   browser,

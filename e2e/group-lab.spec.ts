@@ -7,16 +7,10 @@
 import type { Page } from '@playwright/test';
 import { startCoturn } from './lab/coturn.ts';
 import { expect, test } from './lab/fixture.ts';
-import { appUrl, closePeople, personOn, startApp } from './support/people.ts';
+import { appUrl, closePeople, personOn, setName, startApp } from './support/people.ts';
 import { browserSelectedPairs, type IndexedSelectedPair } from './support/webrtc-probe.ts';
 
 test.afterEach(closePeople);
-
-/** Sets the name in "Your name" and applies it. */
-async function setName(page: Page, name: string): Promise<void> {
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('textbox', { name: 'Your name' }).press('Enter');
-}
 
 const section = (page: Page, name: string) =>
   page.getByRole('region', { name: `Connection to ${name}` });

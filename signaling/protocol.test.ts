@@ -1,3 +1,4 @@
+import { EXAMPLE_LIMITS } from './testing/limits.ts';
 import { describe, expect, it } from 'vitest';
 import {
   CloseCode,
@@ -106,14 +107,7 @@ describe('parseSignalData', () => {
 
 describe('parseServerMessage', () => {
   it('reads what the server sends', () => {
-    const limits = {
-      maxFrameBytes: 65536,
-      roomSize: 8,
-      rateMessagesPerS: 20,
-      rateBurst: 200,
-      rateBytesPerS: 32768,
-      rateBytesBurst: 262144,
-    };
+    const limits = EXAMPLE_LIMITS;
     const hello = {
       type: 'hello',
       id: PEER,

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CloseCode, MAX_FRAME_BYTES, SIGNALING_PATH, type ServerMessage } from './protocol.ts';
+import { EXAMPLE_LIMITS } from './testing/limits.ts';
 import {
   clientKey,
   createSignalingServer,
@@ -122,7 +123,8 @@ describe('signaling server', () => {
     expect(a.id).not.toBe(b.id);
     const hello = new Client(`${base.replace('http', 'ws')}${SIGNALING_PATH}`);
     clients.push(hello);
-    expect(await hello.next()).toMatchObject({ iceServers: PAGE_STUN });
+    // …and with the limits it will hold the page to (issue #10), the defaults here.
+    expect(await hello.next()).toMatchObject({ iceServers: PAGE_STUN, limits: EXAMPLE_LIMITS });
   });
 
   it('relays offers between the two people of a room, stamping the sender itself', async () => {

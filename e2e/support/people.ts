@@ -93,3 +93,9 @@ export async function timelineMs(page: Page, label = 'Data channel open'): Promi
   const text = (await step.textContent()) ?? '';
   return Number(/(\d+) ms/.exec(text)?.[1]);
 }
+
+/** Sets `name` in the textbox "Your name" and applies it (Enter), as a person would. */
+export async function setName(page: Page, name: string): Promise<void> {
+  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
+  await page.getByRole('textbox', { name: 'Your name' }).press('Enter');
+}

@@ -41,45 +41,15 @@ export async function recordPeerConnections(page: Page): Promise<void> {
 }
 
 /**
- * The newest peer connection's selected pair (`transport.selectedCandidatePairId`), or `null` if
- * it has none yet.
+ * Every recorded peer connection's selected pair (`transport.selectedCandidatePairId`), closed
+ * ones included, and how many connections the page created.
  */
-export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPair | null> {
-  return page.evaluate(async () => {
-    const pcs = (window as unknown as { __peerConnections?: RTCPeerConnection[] })
-      .__peerConnections;
-    const pc = pcs?.at(-1);
-    if (!pc) return null;
-    const stats = [...(await pc.getStats()).values()] as Record<string, unknown>[];
-    const byId = new Map(stats.map((s) => [s.id, s]));
-    const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-    const pair = transport && byId.get(transport.selectedCandidatePairId);
-    const local = pair && byId.get(pair.localCandidateId);
-    const remote = pair && byId.get(pair.remoteCandidateId);
-    if (!local || !remote) return null;
-    return {
-      localType: String(local.candidateType),
-      localAddress: String(local.address),
-      localPort: Number(local.port),
-      localRelayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
-      remoteType: String(remote.candidateType),
-      remoteAddress: String(remote.address),
-      remotePort: Number(remote.port),
-    };
-  });
-}
-
-/**
- * The selected pair of every recorded peer connection that is not closed and has one, so a test
- * can match each "Connection to …" section with the browser's own `getStats()` of that connection.
- */
-export async function browserSelectedPairs(page: Page): Promise<IndexedSelectedPair[]> {
+async function readPairs(page: Page): Promise<{ count: number; pairs: IndexedSelectedPair[] }> {
   return page.evaluate(async () => {
     const pcs =
       (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
     const pairs = [];
     for (const [index, pc] of pcs.entries()) {
-      if (pc.connectionState === 'closed') continue;
       const stats = [...(await pc.getStats()).values()] as Record<string, unknown>[];
       const byId = new Map(stats.map((s) => [s.id, s]));
       const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
@@ -99,6 +69,23 @@ export async function browserSelectedPairs(page: Page): Promise<IndexedSelectedP
         remotePort: Number(remote.port),
       });
     }
-    return pairs;
+    return { count: pcs.length, pairs };
   });
+}
+
+/**
+ * The newest peer connection's selected pair (`transport.selectedCandidatePairId`), or `null` if
+ * it has none yet.
+ */
+export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPair | null> {
+  const { count, pairs } = await readPairs(page);
+  return pairs.find((pair) => pair.index === count - 1) ?? null;
+}
+
+/**
+ * The selected pair of every recorded peer connection that is not closed and has one, so a test
+ * can match each "Connection to …" section with the browser's own `getStats()` of that connection.
+ */
+export async function browserSelectedPairs(page: Page): Promise<IndexedSelectedPair[]> {
+  return (await readPairs(page)).pairs.filter((pair) => pair.connectionState !== 'closed');
 }

@@ -4,10 +4,10 @@
  * to, what goes out on which channel, who is listed, what the status line says.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EXAMPLE_LIMITS } from '../../../../signaling/testing/limits.ts';
 import type {
   ClientMessage,
   IceServer,
-  ServerLimits,
   ServerMessage,
   SignalData,
 } from '../../../../signaling/protocol.ts';
@@ -25,14 +25,7 @@ const BOB = 'p9000000000000000';
 const CAT = 'p1000000000000000';
 const DAN = 'pa000000000000000';
 
-const LIMITS: ServerLimits = {
-  maxFrameBytes: 65536,
-  roomSize: 8,
-  rateMessagesPerS: 20,
-  rateBurst: 200,
-  rateBytesPerS: 32768,
-  rateBytesBurst: 262144,
-};
+const LIMITS = EXAMPLE_LIMITS;
 const STUN: IceServer[] = [{ urls: 'stun:203.0.113.10:3478' }];
 
 class FakeLink implements Link {

@@ -1,16 +1,9 @@
+import { EXAMPLE_LIMITS } from '../../../../signaling/testing/limits.ts';
 import { describe, expect, it } from 'vitest';
-import type { ServerLimits } from '../../../../signaling/protocol.ts';
 import { TokenBucket } from '../../../../signaling/rate-limit.ts';
 import { MAX_QUEUED_FRAMES, PACING_MARGIN, SendPacer } from './send-pacer.ts';
 
-const LIMITS: ServerLimits = {
-  maxFrameBytes: 65536,
-  roomSize: 8,
-  rateMessagesPerS: 20,
-  rateBurst: 200,
-  rateBytesPerS: 32768,
-  rateBytesBurst: 262144,
-};
+const LIMITS = EXAMPLE_LIMITS;
 
 describe('SendPacer', () => {
   it('lets a burst through at once, then paces, never overdrawing the server', () => {

@@ -25,6 +25,10 @@ const WELL_FORMED: readonly [string, IceUrl][] = [
     { scheme: 'turn', host: 'turn.example.org', family: null, port: 3478, transport: 'tcp' },
   ],
   [
+    'turn:turn.example.org:443?transport=tcp',
+    { scheme: 'turn', host: 'turn.example.org', family: null, port: 443, transport: 'tcp' },
+  ],
+  [
     'turns:turn.example.org:443?transport=tcp',
     { scheme: 'turns', host: 'turn.example.org', family: null, port: 443, transport: 'tcp' },
   ],

@@ -1,7 +1,7 @@
 /**
- * ICE candidate lines as the diagnostics panel shows them: parse one `candidate` attribute, split
- * its priority into the three preferences it was built from, and say what kind of address it
- * carries. Pure; no DOM and no WebRTC objects.
+ * ICE candidate lines as the diagnostics panel shows them: parse one `candidate` attribute and
+ * split its priority into the three preferences it was built from. What kind of address it
+ * carries is `describeAddress` in common/ip-address.ts. Pure; no DOM and no WebRTC objects.
  */
 
 /** Candidate types of RFC 8445 §5.1.1; `cand-type` tokens beyond these are not accepted. */
@@ -160,118 +160,9 @@ export function decomposePriority(priority: number): PriorityParts | null {
   };
 }
 
-/**
- * What an address tells a person reading the panel.
- * - `mDNS-hidden`: a `.local` name that stands in for a host IP the browser keeps private.
- * - `unspecified`: `0.0.0.0` or `::`; Chromium writes `raddr 0.0.0.0 rport 0` to hide the base of
- *   a srflx or relay candidate when it hides host IPs, so this is "redacted", not a route.
- * - `private`: reachable only inside a LAN or behind the ISP's NAT.
- * - `public`: anything else.
- */
-export type AddressKind = 'mDNS-hidden' | 'unspecified' | 'private' | 'public';
-
-/**
- * Classifies an address for display. Never throws; does not validate (a DNS name that is not
- * `.local`, or text that is no address at all, is `public`).
- *
- * `private` covers RFC 1918 (10/8, 172.16/12, 192.168/16), RFC 6598 shared CGNAT space
- * (100.64/10), loopback (127/8, RFC 1122 §3.2.1.3; `::1`, RFC 4291 §2.5.3), IPv4 link-local
- * (169.254/16, RFC 3927), IPv6 unique local (fc00::/7, RFC 4193) and link-local (fe80::/10,
- * RFC 4291 §2.5.6); an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2) is judged by its IPv4 part.
- * Other special-purpose blocks of RFC 6890 (documentation, benchmarking, multicast, …) count as
- * `public`: they never appear as real candidates, and the panel only asks "does this address
- * leave the local network?". `.local` names are mDNS (RFC 6762) as used by
- * draft-ietf-mmusic-mdns-ice-candidates.
- */
-export function describeAddress(address: string): AddressKind {
-  // Brackets and zone ids appear in URLs and logs, not in SDP, but cost nothing to accept.
-  let text = address.trim().toLowerCase();
-  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
-  const zone = text.indexOf('%');
-  if (zone !== -1) text = text.slice(0, zone);
-
-  if (/\.local\.?$/.test(text)) return 'mDNS-hidden';
-  const v4 = parseIpv4(text);
-  if (v4 !== null) return classifyIpv4(v4);
-  const v6 = parseIpv6(text);
-  if (v6 !== null) return classifyIpv6(v6);
-  return 'public';
-}
-
 /** `text` as a non-negative integer within bounds, or `null`; no signs, no exponents. */
 function parseBoundedInt(text: string, min: number, max: number, maxDigits: number): number | null {
   if (!DIGITS_RE.test(text) || text.length > maxDigits) return null;
   const value = Number(text);
   return value >= min && value <= max ? value : null;
-}
-
-/** Dotted-quad IPv4 to its four octets, or `null`. */
-export function parseIpv4(text: string): number[] | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  const octets = parts.map((part) => parseBoundedInt(part, 0, 255, 3));
-  return octets.every((octet) => octet !== null) ? (octets as number[]) : null;
-}
-
-function classifyIpv4([a = 0, b = 0, c = 0, d = 0]: number[]): AddressKind {
-  if (a === 0 && b === 0 && c === 0 && d === 0) return 'unspecified';
-  if (
-    a === 10 ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 100 && b >= 64 && b <= 127) ||
-    a === 127 ||
-    (a === 169 && b === 254)
-  ) {
-    return 'private';
-  }
-  return 'public';
-}
-
-/** IPv6 text (RFC 4291 §2.2, with `::` and a dotted IPv4 tail) to eight 16-bit groups, or `null`. */
-export function parseIpv6(text: string): number[] | null {
-  if (!text.includes(':')) return null;
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const toGroups = (half: string): number[] | null => {
-    if (half === '') return [];
-    const groups: number[] = [];
-    const pieces = half.split(':');
-    for (const [index, piece] of pieces.entries()) {
-      if (index === pieces.length - 1 && piece.includes('.')) {
-        const v4 = parseIpv4(piece);
-        if (v4 === null) return null;
-        const [a = 0, b = 0, c = 0, d = 0] = v4;
-        groups.push(a * 256 + b, c * 256 + d);
-      } else if (/^[0-9a-f]{1,4}$/.test(piece)) {
-        groups.push(parseInt(piece, 16));
-      } else {
-        return null;
-      }
-    }
-    return groups;
-  };
-  const head = toGroups(halves[0] ?? '');
-  const tail = halves.length === 2 ? toGroups(halves[1] ?? '') : [];
-  if (head === null || tail === null) return null;
-  if (halves.length === 1) return head.length === 8 ? head : null;
-  const missing = 8 - head.length - tail.length;
-  // `::` stands for one or more zero groups (RFC 4291 §2.2), so it cannot fill a full address.
-  if (missing < 1) return null;
-  return [...head, ...new Array<number>(missing).fill(0), ...tail];
-}
-
-function classifyIpv6(groups: number[]): AddressKind {
-  const first = groups[0] ?? 0;
-  const leadingZeros = groups.slice(0, 7).every((group) => group === 0);
-  const last = groups[7] ?? 0;
-  if (leadingZeros && last === 0) return 'unspecified';
-  if (leadingZeros && last === 1) return 'private';
-  // ::ffff:a.b.c.d carries an IPv4 address (RFC 4291 §2.5.5.2).
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
-    const high = groups[6] ?? 0;
-    return classifyIpv4([high >> 8, high & 0xff, last >> 8, last & 0xff]);
-  }
-  if ((first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80) return 'private';
-  return 'public';
 }

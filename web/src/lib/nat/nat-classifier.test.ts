@@ -4,7 +4,6 @@ import {
   classifyNat,
   gatheredCandidate,
   isSymmetric,
-  parseIceUrl,
   parseNatReport,
   stunOnly,
   type GatheredCandidate,
@@ -481,55 +480,6 @@ describe('gatheredCandidate', () => {
     expect(gatheredCandidate(MDNS_HOST_V4, '')).not.toHaveProperty('url');
     expect(gatheredCandidate(MDNS_HOST_V4, null)).not.toHaveProperty('networkId');
     expect(gatheredCandidate('')).toBeNull();
-  });
-});
-
-describe('parseIceUrl', () => {
-  it('reads STUN and TURN URIs with their defaults (RFC 7064, RFC 7065)', () => {
-    expect(parseIceUrl('stun:203.0.113.10')).toEqual({
-      scheme: 'stun',
-      host: '203.0.113.10',
-      port: 3478,
-      transport: 'udp',
-      family: 'IPv4',
-    });
-    expect(parseIceUrl('turns:turn.example.org')).toMatchObject({ port: 5349, transport: 'tcp' });
-    expect(parseIceUrl('turn:turn.example.org:443?transport=tcp')).toMatchObject({
-      port: 443,
-      transport: 'tcp',
-      family: null,
-    });
-    expect(parseIceUrl('stun:[2001:DB8::10]:3479')).toMatchObject({
-      host: '2001:db8::10',
-      port: 3479,
-      family: 'IPv6',
-    });
-  });
-
-  it("reads libwebrtc's unbracketed IPv6 with a port, and its turns transport", () => {
-    expect(parseIceUrl('stun:2001:db8::10:3478')).toMatchObject({
-      host: '2001:db8::10',
-      port: 3478,
-    });
-    expect(parseIceUrl('turns:turn.example.org:5349?transport=tcp')).toMatchObject({
-      scheme: 'turns',
-    });
-  });
-
-  it('refuses what is not a STUN/TURN URI', () => {
-    for (const bad of [
-      'http://203.0.113.10',
-      'stun:',
-      'stun:host:0',
-      'stun:host:70000',
-      'stun:host?foo=bar',
-      'turns:host?transport=udp',
-      'stun:[203.0.113.10]:3478',
-      'stun:ho st',
-      'stun:999.1.1.1',
-    ]) {
-      expect(parseIceUrl(bad), bad).toBeNull();
-    }
   });
 });
 

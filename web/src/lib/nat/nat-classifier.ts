@@ -24,18 +24,22 @@
  * Firefox reports no `url` on candidates; the classifier then falls back to counting servers
  * that did not fail, which needs gathering to complete.
  */
+import { parseIceUrl, type IceUrl } from '../../../../common/ice-url.ts';
 import {
-  decomposePriority,
+  canonicalHost,
   describeAddress,
-  parseIceCandidate,
-  parseIpv4,
-  parseIpv6,
-} from '../ice/ice-candidate.ts';
+  formatHostPort,
+  parseIpAddress,
+  type IpFamily,
+} from '../../../../common/ip-address.ts';
+import { decomposePriority, parseIceCandidate } from '../ice/ice-candidate.ts';
 import type { ParsedIceCandidate } from '../ice/ice-candidate.ts';
 import type { IceServer } from '../../../../signaling/protocol.ts';
 
-/** IP family of a result; each is classified on its own (an IPv6 socket has its own path). */
-export type IpFamily = 'IPv4' | 'IPv6';
+// IP family of a result; each is classified on its own (an IPv6 socket has its own path).
+export type { IpFamily };
+// Re-exported for diagnostics/failure.ts, which reads the scheme of error URLs.
+export { parseIceUrl };
 
 /**
  * What the probe found for one IP family.
@@ -143,19 +147,6 @@ export interface NatReport {
   ipv6: FamilyNatResult;
 }
 
-/** A STUN or TURN URI (RFC 7064 §3.1, RFC 7065 §3.1), parsed. */
-export interface IceUrl {
-  scheme: 'stun' | 'stuns' | 'turn' | 'turns';
-  /** Lower case, without brackets; an IP literal or a DNS name. */
-  host: string;
-  /** 1–65535; 3478 by default, 5349 for `stuns`/`turns` (RFC 8489 §18.6). */
-  port: number;
-  /** `turns`/`stuns` run over TLS, so `tcp`; `turn` defaults to `udp` (RFC 7065 §3.1). */
-  transport: 'udp' | 'tcp';
-  /** Family of an IP literal host; `null` for a DNS name, which the browser resolves per socket. */
-  family: IpFamily | null;
-}
-
 /** Labels for the panel, e.g. "IPv4: varies by destination (symmetric)". */
 export const BEHAVIOUR_LABELS: Readonly<Record<NatBehaviour, string>> = {
   'no-nat': 'no NAT',
@@ -217,58 +208,6 @@ export function stunOnly(iceServers: readonly IceServer[]): IceServer[] {
 /** Every URL of `iceServers`, flattened, in order. */
 export function iceServerUrls(iceServers: readonly IceServer[]): string[] {
   return iceServers.flatMap((server) => (Array.isArray(server.urls) ? server.urls : [server.urls]));
-}
-
-const DEFAULT_PORT = 3478;
-const DEFAULT_TLS_PORT = 5349;
-const REG_NAME_RE = /^[a-z0-9._~-]+$/;
-
-/**
- * Parses a STUN/TURN URI: `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]`, `stuns:`,
- * `turns:`. IPv6 hosts are bracketed (RFC 3986), but an unbracketed IPv6 literal followed by a
- * port is accepted too, because libwebrtc writes candidate and error URLs that way
- * (`stun:2001:db8::10:3478`): the last `:digits` is then the port.
- *
- * Never throws; `null` for another scheme, a bad host or port, or a query other than `transport`.
- */
-export function parseIceUrl(url: string): IceUrl | null {
-  if (typeof url !== 'string') return null;
-  const match = /^(stuns?|turns?):([^?#]+)(?:\?transport=(udp|tcp))?$/i.exec(url.trim());
-  if (!match) return null;
-  const scheme = (match[1] ?? '').toLowerCase() as IceUrl['scheme'];
-  const hostPort = (match[2] ?? '').toLowerCase();
-  const secure = scheme === 'stuns' || scheme === 'turns';
-  const asked = match[3]?.toLowerCase();
-  if (secure && asked === 'udp') return null; // TLS runs over TCP; browsers have no DTLS TURN
-  const transport = secure || asked === 'tcp' ? 'tcp' : 'udp';
-
-  let host: string;
-  let portText: string | undefined;
-  if (hostPort.startsWith('[')) {
-    const close = hostPort.indexOf(']');
-    if (close === -1) return null;
-    host = hostPort.slice(1, close);
-    const rest = hostPort.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) return null;
-    portText = rest === '' ? undefined : rest.slice(1);
-    if (canonicalIp(host)?.family !== 'IPv6') return null;
-  } else {
-    const colons = hostPort.split(':').length - 1;
-    const cut = colons === 0 ? -1 : hostPort.lastIndexOf(':');
-    host = cut === -1 ? hostPort : hostPort.slice(0, cut);
-    portText = cut === -1 ? undefined : hostPort.slice(cut + 1);
-    if (colons > 1 && canonicalIp(host)?.family !== 'IPv6') return null;
-  }
-  const ip = canonicalIp(host);
-  if (ip === null && (!REG_NAME_RE.test(host) || /^[\d.]+$/.test(host))) return null;
-
-  let port = secure ? DEFAULT_TLS_PORT : DEFAULT_PORT;
-  if (portText !== undefined) {
-    if (!/^\d{1,5}$/.test(portText)) return null;
-    port = Number(portText);
-    if (port < 1 || port > 65535) return null;
-  }
-  return { scheme, host, port, transport, family: ip?.family ?? null };
 }
 
 /**
@@ -422,12 +361,10 @@ function buildContext(family: IpFamily, input: NatProbeInput): FamilyContext {
   const candidates = Array.isArray(input.candidates) ? input.candidates : [];
   const udp = candidates.filter((candidate) => candidate.protocol === 'udp');
   const srflx = udp.filter(
-    (candidate) => candidate.type === 'srflx' && canonicalIp(candidate.address)?.family === family,
+    (candidate) => candidate.type === 'srflx' && ipFamily(candidate.address) === family,
   );
   const hosts = udp.filter((candidate) => candidate.type === 'host');
-  const visibleHosts = hosts.filter(
-    (candidate) => canonicalIp(candidate.address)?.family === family,
-  );
+  const visibleHosts = hosts.filter((candidate) => ipFamily(candidate.address) === family);
   const hiddenHosts = hosts.filter(
     (candidate) => describeAddress(candidate.address) === 'mDNS-hidden',
   );
@@ -560,10 +497,10 @@ const UNKNOWN_SOCKET = 'unknown';
 function groupBySocket(srflx: readonly GatheredCandidate[]): Map<string, GatheredCandidate[]> {
   const sockets = new Map<string, GatheredCandidate[]>();
   for (const candidate of srflx) {
-    const base = candidate.relatedAddress ? canonicalIp(candidate.relatedAddress) : null;
+    const base = candidate.relatedAddress ?? '';
     let key = UNKNOWN_SOCKET;
-    if (base && describeAddress(candidate.relatedAddress ?? '') !== 'unspecified') {
-      key = `base ${base.canonical} ${candidate.relatedPort ?? 0}`;
+    if (ipFamily(base) !== null && describeAddress(base) !== 'unspecified') {
+      key = `base ${canonicalHost(base)} ${candidate.relatedPort ?? 0}`;
     } else if (candidate.networkId !== undefined) {
       key = `network ${candidate.networkId}`;
     }
@@ -615,7 +552,7 @@ function noNat(address: string, port: number): Verdict {
   if (describeAddress(address) !== 'public') limits.unshift(PRIVATE_LIMIT);
   return {
     behaviour: 'no-nat',
-    reason: `The STUN servers saw this device's own address ${endpoint(address, port)}: no NAT between them.`,
+    reason: `The STUN servers saw this device's own address ${formatHostPort(address, port)}: no NAT between them.`,
     limits,
   };
 }
@@ -627,7 +564,7 @@ function classifySingle(
   byServer: ReadonlyMap<string, { server: Server }>,
   silent: readonly Server[],
 ): Verdict {
-  const seen = endpoint(mapping.address, mapping.port);
+  const seen = formatHostPort(mapping.address, mapping.port);
   const answered = [...[...byServer.values()].map(({ server }) => server), ...silent];
   if (ctx.servers.length < 2) {
     return {
@@ -687,7 +624,7 @@ function classifyVarying(
 ): Verdict {
   const pairs = [...byServer.values()];
   const seen = list(
-    mappings.map((m) => `${endpoint(m.address, m.port)}${m.url ? ` from ${m.url}` : ''}`),
+    mappings.map((m) => `${formatHostPort(m.address, m.port)}${m.url ? ` from ${m.url}` : ''}`),
   );
   const opening = `The STUN destinations saw this device at different public addresses: ${seen}.`;
 
@@ -843,43 +780,18 @@ function otherFamily(family: IpFamily): IpFamily {
   return family === 'IPv4' ? 'IPv6' : 'IPv4';
 }
 
+/** Both are IP literals, and the same address however spelt. */
 function sameIp(a: string, b: string): boolean {
-  const left = canonicalIp(a);
-  return left !== null && left.canonical === canonicalIp(b)?.canonical;
+  return parseIpAddress(a) !== null && canonicalHost(a) === canonicalHost(b);
 }
 
-/**
- * A host in one comparable spelling: IP literals canonical (IPv6 expanded, no brackets or zone),
- * DNS names lower case. For matching the URLs a browser writes against the configured ones.
- */
-export function canonicalHost(host: string): string {
-  return canonicalIp(host)?.canonical ?? host.trim().toLowerCase();
+/** The family of an IP literal; `null` for anything else, `.local` names included. */
+function ipFamily(text: string): IpFamily | null {
+  return parseIpAddress(text)?.family ?? null;
 }
 
 function endpointKey(host: string, port: number): string {
-  return `${canonicalIp(host)?.canonical ?? host.toLowerCase()} ${port}`;
-}
-
-/** `203.0.113.2:4000`, `[2001:db8::2]:4000`, or the bare address without a port. */
-function endpoint(address: string, port?: number): string {
-  if (port === undefined) return address;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/**
- * An IP literal in one comparable spelling (IPv6 expanded, lower case, no zone or brackets),
- * with its family; `null` for anything else, including `.local` names.
- */
-function canonicalIp(text: string): { family: IpFamily; canonical: string } | null {
-  let value = text.trim().toLowerCase();
-  if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1);
-  const zone = value.indexOf('%');
-  if (zone !== -1) value = value.slice(0, zone);
-  const v4 = parseIpv4(value);
-  if (v4 !== null) return { family: 'IPv4', canonical: v4.join('.') };
-  const v6 = parseIpv6(value);
-  if (v6 !== null) return { family: 'IPv6', canonical: v6.map((g) => g.toString(16)).join(':') };
-  return null;
+  return `${canonicalHost(host)} ${port}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -920,7 +832,7 @@ function parseFamilyResult(value: unknown, family: IpFamily): FamilyNatResult | 
   for (const entry of mapped) {
     if (!isRecord(entry)) return null;
     const { address, port, url } = entry;
-    if (!boundedString(address, NAT_REPORT_LIMITS.addressChars) || canonicalIp(address) === null) {
+    if (!boundedString(address, NAT_REPORT_LIMITS.addressChars) || ipFamily(address) === null) {
       return null;
     }
     if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) return null;

@@ -10,11 +10,11 @@
  * TURN error code: 401 when the server refuses the credentials after its challenge (or none were
  * given), 701 when the server cannot be reached (allocate timeout, TCP connect or DNS failure).
  */
+import { iceUrlScheme, isTurnScheme, parseIceUrl } from '../../../../common/ice-url.ts';
+import { canonicalHost, formatHostPort } from '../../../../common/ip-address.ts';
 import type { IceServer } from '../../../../signaling/protocol.ts';
 import {
-  canonicalHost,
   describeErrorCode,
-  parseIceUrl,
   type GatheredCandidate,
   type GatheringEnd,
   type MappedAddress,
@@ -55,7 +55,8 @@ export function turnConfig(iceServers: readonly IceServer[]): TurnConfig {
   const given: readonly IceServer[] = Array.isArray(iceServers) ? iceServers : [];
   for (const server of given) {
     const urls = (Array.isArray(server.urls) ? server.urls : [server.urls]).filter(
-      (url) => typeof url === 'string' && /^turns?:/i.test(url.trim()),
+      // Leniently, as parseIceUrl reads them: the page did not choose these URLs.
+      (url) => typeof url === 'string' && isTurnScheme(iceUrlScheme(url.trim().toLowerCase())),
     );
     if (urls.length === 0) continue;
     const entry: IceServer = { urls };
@@ -170,7 +171,7 @@ export function checkTurn(input: TurnCheckInput): TurnCheckResult {
         url,
         status: 'ok',
         relay: address,
-        text: `${url} gave the relay address ${hostPort(relay.address, relay.port)}.`,
+        text: `${url} gave the relay address ${formatHostPort(relay.address, relay.port)}.`,
       };
     }
     const codes = errors.filter((error) => sameServer(error.url, url)).map((e) => e.errorCode);
@@ -238,8 +239,4 @@ function sameServer(reported: string | undefined, configured: string): boolean {
     a.transport === b.transport &&
     canonicalHost(a.host) === canonicalHost(b.host)
   );
-}
-
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

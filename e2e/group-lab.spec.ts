@@ -1,23 +1,114 @@
 /**
  * A group room across three homes (issue #10): A and B behind cone NATs, C behind a symmetric NAT,
  * coturn on the public segment. Every pair has its own path: A↔B is hole-punched (srflx↔srflx),
- * A↔C and B↔C need the relay. Each "Connection to …" section of each panel must say what that
- * browser's own getStats() says for that one peer connection, and messages reach everyone once.
+ * A↔C and B↔C need the relay, because C's NAT maps each destination afresh (RFC 4787 §4.1) and
+ * its STUN-learned address is useless to a peer (RFC 8445 §2.1). Each "Connection to …" section
+ * of each panel must say what that browser's own getStats() says for that one peer connection,
+ * and messages reach everyone once.
  */
 import type { Page } from '@playwright/test';
 import { startCoturn } from './lab/coturn.ts';
 import { expect, test } from './lab/fixture.ts';
-import { appUrl, closePeople, personOn, setName, startApp } from './support/people.ts';
-import { browserSelectedPairs, type IndexedSelectedPair } from './support/webrtc-probe.ts';
+import type { LabHost } from './lab/nat-lab.ts';
+import { startReflector, startUdpPeer } from './lab/probes.ts';
+import {
+  closePeople,
+  connectionTo,
+  createRoom,
+  personOn,
+  setName,
+  startApp,
+} from './support/people.ts';
+import {
+  browserPeerConnections,
+  browserSelectedPairs,
+  type IndexedSelectedPair,
+} from './support/webrtc-probe.ts';
 
 test.afterEach(closePeople);
 
-const section = (page: Page, name: string) =>
-  page.getByRole('region', { name: `Connection to ${name}` });
+type Verdict = 'Direct' | 'Relayed (TURN)';
 
-/** A browser pair as the panel writes it: `srflx 203.0.113.2:40000`, hidden addresses named so. */
-const side = (type: string, address: string, port: number) =>
-  `${type} ${address || '(hidden)'}:${port}`;
+/** One person: a name, the lab host their browser runs on, and its page. */
+interface Person {
+  name: string;
+  host: LabHost;
+  page: Page;
+}
+
+/** The verdict of each pair, by the two names in alphabetical order. */
+const VERDICTS: Readonly<Record<string, Verdict>> = {
+  'Alice+Bob': 'Direct',
+  'Alice+Carol': 'Relayed (TURN)',
+  'Bob+Carol': 'Relayed (TURN)',
+};
+
+function verdictOf(x: Person, y: Person): Verdict {
+  const verdict = VERDICTS[[x.name, y.name].sort().join('+')];
+  if (!verdict) throw new Error(`No expected verdict for ${x.name} and ${y.name}`);
+  return verdict;
+}
+
+/** One side of a pair as the panel writes it (`srflx 203.0.113.2:40000`), hidden or not. */
+function endpoint(type: string, address: string, port: number): string {
+  // Chromium hides mDNS host and remote prflx addresses from stats (webrtc-stats §7.14).
+  return `${type} ${address || '(hidden)'}:${port}`;
+}
+
+function describePair(pc: IndexedSelectedPair): string {
+  const relay = pc.localRelayProtocol ? ` via TURN/${pc.localRelayProtocol}` : '';
+  return `${endpoint(pc.localType, pc.localAddress, pc.localPort)}${relay} ↔ ${endpoint(pc.remoteType, pc.remoteAddress, pc.remotePort)}`;
+}
+
+/** Does this connection's pair read exactly as a section's three lines? */
+function shownAs(
+  pc: IndexedSelectedPair,
+  shown: { types: string; local: string; remote: string },
+): boolean {
+  const relay = pc.localRelayProtocol ? `, to TURN over ${pc.localRelayProtocol})` : ')';
+  return (
+    shown.types === `${pc.localType} ↔ ${pc.remoteType}` &&
+    shown.local.startsWith(`${endpoint(pc.localType, pc.localAddress, pc.localPort)} (`) &&
+    shown.local.endsWith(relay) &&
+    shown.remote.startsWith(`${endpoint(pc.remoteType, pc.remoteAddress, pc.remotePort)} (`)
+  );
+}
+
+/** How long we listen before calling a datagram lost; lab paths take well under a millisecond. */
+const SILENCE_MS = 700;
+
+test('the third home: C behind its own router, which maps as its mode says and can go offline', async ({
+  buildLab,
+}) => {
+  const twoHomes = await buildLab({ natA: 'cone', natB: 'cone' });
+  expect(twoHomes.hosts.c).toBeUndefined();
+  for (const ns of ['c', 'rc']) expect(twoHomes.namespaces).not.toContain(twoHomes.prefix + ns);
+  await expect(twoHomes.setUplink('c', false)).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+  await twoHomes.teardown();
+
+  const lab = await buildLab({ natA: 'cone', natB: 'cone', natC: 'symmetric' });
+  const { c } = lab.hosts;
+  if (!c) throw new Error('The lab was built with natC, so it must have host C');
+  expect({ ip: c.ip, wanIp: c.wanIp }).toEqual({ ip: '10.0.3.2', wanIp: '203.0.113.4' });
+  const [server, otherPort] = await Promise.all([
+    startReflector(lab, lab.server, 3478),
+    startReflector(lab, lab.server, 3479),
+  ]);
+  const peer = await startUdpPeer(lab, c.ns);
+  const seen = [];
+  for (const reflector of [server, otherPort]) seen.push(await peer.askReflector(reflector));
+  // Address-and-port-dependent mapping (RFC 4787 §4.1): one address, a port per destination.
+  expect(seen.map((s) => s?.ip)).toEqual([c.wanIp, c.wanIp]);
+  expect(new Set(seen.map((s) => s?.port)).size).toBe(2);
+
+  // C's home alone goes offline; A's still reaches the server.
+  const neighbour = await startUdpPeer(lab, lab.hosts.a.ns);
+  await lab.setUplink('c', false);
+  expect(await peer.askReflector(server, { attempts: 2, timeoutMs: SILENCE_MS })).toBeNull();
+  expect(await neighbour.askReflector(server)).toMatchObject({ ip: lab.hosts.a.wanIp });
+  await lab.setUplink('c', true);
+  expect(await peer.askReflector(server)).toMatchObject({ ip: c.wanIp });
+});
 
 test('three homes, one room: each pair on its own path, each section true to its connection', async ({
   buildLab,
@@ -28,104 +119,116 @@ test('three homes, one room: each pair on its own path, each section true to its
     natC: 'symmetric',
     publicHosts: ['turn'],
   });
-  const hostC = lab.hosts.c;
-  if (!hostC) throw new Error('the lab was built without host C');
+  const { a, b, c } = lab.hosts;
+  if (!c) throw new Error('The lab was built with natC, so it must have host C');
   const coturn = await startCoturn(lab, 'turn');
   await startApp(lab, { TURN_URLS: coturn.urls.join(','), TURN_SECRET: coturn.secret });
 
-  const alice = await personOn(lab.hosts.a);
-  const bob = await personOn(lab.hosts.b);
-  const carol = await personOn(hostC);
-  await alice.goto(appUrl(lab));
-  await alice.getByRole('button', { name: 'Create room' }).click();
-  const link = await alice.getByRole('textbox', { name: 'Room link' }).inputValue();
-  await setName(alice, 'Alice');
-  await bob.goto(link);
-  await setName(bob, 'Bob');
-  await carol.goto(link);
-  await setName(carol, 'Carol');
-
-  const people = { Alice: alice, Bob: bob, Carol: carol };
-  const expected: Record<string, string> = {
-    'Alice-Bob': 'Direct',
-    'Alice-Carol': 'Relayed (TURN)',
-    'Bob-Carol': 'Relayed (TURN)',
-  };
-  const verdictOf = (x: string, y: string) => expected[[x, y].sort().join('-')] ?? '';
+  const alice: Person = { name: 'Alice', host: a, page: await personOn(a) };
+  const bob: Person = { name: 'Bob', host: b, page: await personOn(b) };
+  const carol: Person = { name: 'Carol', host: c, page: await personOn(c) };
+  const people = [alice, bob, carol];
+  const link = await createRoom(lab, alice.page);
+  await setName(alice.page, alice.name);
+  for (const person of [bob, carol]) {
+    await person.page.goto(link);
+    await setName(person.page, person.name);
+  }
 
   const rows: string[] = [];
-  for (const [me, page] of Object.entries(people)) {
-    const others = Object.keys(people).filter((name) => name !== me);
-    const list = page.getByRole('list', { name: 'People' }).getByRole('listitem');
-    await expect(list).toHaveCount(3, { timeout: 30_000 });
+  for (const me of people) {
+    const others = people.filter((person) => person !== me);
+    const items = me.page.getByRole('list', { name: 'People' }).getByRole('listitem');
+    await expect(items).toHaveCount(people.length, { timeout: 30_000 });
+    await expect(items.filter({ hasText: '(you)' })).toHaveText(new RegExp(`^\\s*${me.name}\\b`));
     for (const other of others) {
       const verdict = verdictOf(me, other);
-      await expect(list.filter({ hasText: other })).toContainText('Connected', { timeout: 45_000 });
-      await expect(list.filter({ hasText: other })).toContainText(verdict);
-      await expect(section(page, other).getByTestId('verdict')).toHaveText(verdict);
+      const item = items.filter({ hasText: other.name });
+      await expect(item).toHaveCount(1);
+      await expect(item).toContainText(/\bConnected\b/, { timeout: 45_000 });
+      await expect(item).toContainText(verdict);
+      const section = connectionTo(me.page, other.name);
+      await expect(section.getByTestId('verdict')).toHaveText(verdict);
       if (verdict === 'Direct') {
-        await expect(section(page, other).getByTestId('selected-types')).toHaveText(
-          /^(srflx|prflx) ↔ (srflx|prflx)$/,
-        );
+        // A remote prflx is the other's srflx, learned from its check before its candidate.
+        await expect(section.getByTestId('selected-types')).toHaveText(/^srflx ↔ (srflx|prflx)$/);
       }
     }
 
     // Each section names exactly one of this browser's open peer connections, and every open
     // connection is named by exactly one section. Polled: ICE may still switch the selected pair
-    // between two reads (the panel reads getStats() once a second).
-    const matched = new Set<number>();
+    // between the two reads (the panel reads getStats() about once a second).
+    const matched = new Map<number, string>();
     for (const other of others) {
-      const text = async (id: string) =>
-        ((await section(page, other).getByTestId(id).textContent()) ?? '').replace(/\s+/g, ' ');
+      const section = connectionTo(me.page, other.name);
+      const read = async (testId: string) =>
+        ((await section.getByTestId(testId).textContent()) ?? '').replace(/\s+/g, ' ').trim();
       let mine: IndexedSelectedPair[] = [];
-      let seen = '';
       await expect
         .poll(
           async () => {
-            const pcs = await browserSelectedPairs(page);
-            const local = await text('selected-local');
-            const remote = await text('selected-remote');
-            seen = `${local} | ${remote}; browser: ${JSON.stringify(pcs)}`;
-            mine = pcs.filter(
-              (pc) =>
-                local.includes(side(pc.localType, pc.localAddress, pc.localPort)) &&
-                remote.includes(side(pc.remoteType, pc.remoteAddress, pc.remotePort)),
-            );
-            return mine.length;
+            const pcs = await browserSelectedPairs(me.page);
+            const shown = {
+              types: await read('selected-types'),
+              local: await read('selected-local'),
+              remote: await read('selected-remote'),
+            };
+            mine = pcs.filter((pc) => shownAs(pc, shown));
+            return { matches: mine.length, shown, browser: pcs.map(describePair) };
           },
-          { timeout: 20_000, message: `${me}'s section for ${other} vs its browser: ${seen}` },
+          {
+            timeout: 20_000,
+            message: `${me.name}'s "Connection to ${other.name}" against its own getStats()`,
+          },
         )
-        .toBe(1);
-      const [pc] = mine;
-      if (!pc) continue;
-      matched.add(pc.index);
+        .toMatchObject({ matches: 1 });
+      const pc = mine[0];
+      if (!pc) throw new Error('unreachable: the poll above saw exactly one match');
+      expect(matched.get(pc.index), `${me.name}'s connection #${pc.index}`).toBeUndefined();
+      matched.set(pc.index, other.name);
+
+      // The browser's own pair says the same as the verdict, on the lab's own addresses.
+      const verdict = verdictOf(me, other);
       const relayed = pc.localType === 'relay' || pc.remoteType === 'relay';
-      expect(relayed ? 'Relayed (TURN)' : 'Direct').toBe(verdictOf(me, other));
-      rows.push(
-        `${me} → ${other} | ${verdictOf(me, other)} | ${side(pc.localType, pc.localAddress, pc.localPort)} ↔ ${side(pc.remoteType, pc.remoteAddress, pc.remotePort)}`,
-      );
+      expect(relayed ? 'Relayed (TURN)' : 'Direct').toBe(verdict);
+      if (verdict === 'Direct') {
+        expect(pc.localAddress).toBe(me.host.wanIp);
+        if (pc.remoteAddress) expect(pc.remoteAddress).toBe(other.host.wanIp);
+      } else {
+        const relayAddress = pc.localType === 'relay' ? pc.localAddress : pc.remoteAddress;
+        expect(relayAddress).toBe(coturn.ip);
+      }
+      rows.push(`${me.name} → ${other.name} | ${verdict} | ${describePair(pc)}`);
     }
-    await expect.poll(async () => (await browserSelectedPairs(page)).length).toBe(2);
-    expect(matched.size).toBe(2);
+    const open = (await browserPeerConnections(me.page))
+      .filter((pc) => pc.connectionState !== 'closed')
+      .map((pc) => pc.index);
+    expect(open.sort(), `${me.name}'s open peer connections, each named by one section`).toEqual(
+      [...matched.keys()].sort(),
+    );
   }
 
   // A message from each person reaches the other two, exactly once, under the sender's name.
-  for (const [me, page] of Object.entries(people)) {
-    const text = `hello everyone, from ${me}`;
-    await page.getByRole('textbox', { name: 'Message' }).fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
-    for (const [other, otherPage] of Object.entries(people)) {
-      if (other === me) continue;
-      const lines = otherPage
-        .getByRole('list', { name: 'Messages' })
-        .getByRole('listitem')
-        .filter({ hasText: text });
-      await expect(lines).toHaveCount(1);
-      await expect(lines).toContainText(me);
+  const lines = (page: Page, text: string) =>
+    page.getByRole('list', { name: 'Messages' }).getByRole('listitem').filter({ hasText: text });
+  const said = (person: Person) => `hello everyone, from ${person.name}`;
+  for (const me of people) {
+    await me.page.getByRole('textbox', { name: 'Message' }).fill(said(me));
+    await me.page.getByRole('button', { name: 'Send' }).click();
+    for (const other of people.filter((person) => person !== me)) {
+      await expect(lines(other.page, said(me))).toHaveCount(1);
+      await expect(lines(other.page, said(me))).toContainText(me.name);
     }
-    await expect(
-      page.getByRole('list', { name: 'Messages' }).getByRole('listitem').filter({ hasText: text }),
-    ).toContainText('delivered to all 2');
+    await expect(lines(me.page, said(me))).toContainText('You');
+    await expect(lines(me.page, said(me))).toContainText('delivered to all 2');
   }
-  console.log(`group lab (A cone, B cone, C symmetric, coturn):\n${rows.join('\n')}`);
+  // Once more after everyone spoke: a duplicate would have had time to arrive by now.
+  for (const me of people) {
+    for (const person of people) await expect(lines(me.page, said(person))).toHaveCount(1);
+  }
+
+  const header = 'who → whom | verdict | selected pair (local ↔ remote), browser getStats()';
+  console.log(
+    `\nGroup room: A cone, B cone, C symmetric, coturn\n${header}\n${'-'.repeat(header.length)}\n${rows.join('\n')}\n`,
+  );
 });

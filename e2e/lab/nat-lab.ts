@@ -1,9 +1,10 @@
 /**
  * A NAT lab in Linux network namespaces: two private LANs (three when `natC` is given, for a
  * group room, issue #10), each behind its own NAT router, and a public segment with the app
- * server. End-to-end tests put one browser on each LAN and watch
- * whether WebRTC finds a path, so every NAT behaviour here is chosen to match a named case of
- * RFC 4787 rather than whatever Linux does by default.
+ * server. End-to-end tests put one browser on each LAN and watch whether WebRTC finds a path, so
+ * every NAT behaviour here is chosen to match a named case of RFC 4787 rather than whatever Linux
+ * does by default. Each home has its own NAT mode, so one lab can hold a hole-punchable pair
+ * (cone ↔ cone) and a pair that needs TURN (cone ↔ symmetric) at once.
  *
  * ```
  *   hp-a 10.0.1.2 ─ lan0 [hp-ra] wan0 203.0.113.2 ─┐
@@ -53,8 +54,9 @@ export interface LabOptions {
   /** NAT of router B, in front of host B. Ignored when `sameLan` is set (there is no router B). */
   natB: NatMode;
   /**
-   * NAT of router C, in front of a third home's host C (10.0.3.2 behind 203.0.113.4). Absent
-   * (the default): the lab has two homes and `hosts.c` is `undefined`.
+   * NAT of router C, in front of a third home's host C (10.0.3.2 behind 203.0.113.4), e.g. for
+   * a group room (issue #10). C always has its own home, `sameLan` or not. Absent (the default):
+   * the lab has two homes, exactly as without this option, and `hosts.c` is `undefined`.
    */
   natC?: NatMode;
   /**
@@ -65,7 +67,8 @@ export interface LabOptions {
   /**
    * Extra hosts on the public segment, e.g. `['turn']` for a TURN server. Each name is
    * 1–8 characters of `[a-z0-9]` starting with a letter, not one of the lab's own (`a`, `b`,
-   * `ra`, `rb`, `pub`, `server`). They get 203.0.113.20, .21, … in the order given. Default `[]`.
+   * `c`, `ra`, `rb`, `rc`, `pub`, `server`). They get 203.0.113.20, .21, … in the order given.
+   * Default `[]`.
    */
   publicHosts?: string[];
   /**
@@ -197,7 +200,8 @@ export interface NatLab {
    * carrier, as when the line to the ISP goes dead. (Setting `wan0` itself down would instead
    * delete its routes and, through MASQUERADE's device notifier, every mapping.) With `sameLan`,
    * both hosts sit behind router A, so `'b'` takes router A's link too. Idempotent.
-   * @throws {NatLabError} `COMMAND_FAILED`; `TORN_DOWN` after teardown.
+   * @throws {NatLabError} `BAD_OPTIONS` for `'c'` in a lab built without `natC`;
+   *   `COMMAND_FAILED`; `TORN_DOWN` after teardown.
    */
   setUplink(host: LabHostName, up: boolean): Promise<void>;
   /**
@@ -213,7 +217,8 @@ export interface NatLab {
    * segment of a connection it does not know and answers with RST. A default route of the router
    * (the lab has none today) is put back. `hosts[host].wanIp` is `newIp` afterwards.
    * @throws {NatLabError} `BAD_OPTIONS` unless `newIp` is an unused address of 203.0.113.0/24
-   *   (not .0, .255, or a lab node's); `COMMAND_FAILED`; `TORN_DOWN` after teardown.
+   *   (not .0, .255, or a lab node's: router C's 203.0.113.4 is free only in a two-home lab), or
+   *   for `'c'` in a lab built without `natC`; `COMMAND_FAILED`; `TORN_DOWN` after teardown.
    */
   changeWanIp(host: LabHostName, newIp: string): Promise<void>;
   /**

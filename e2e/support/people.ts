@@ -99,3 +99,18 @@ export async function setName(page: Page, name: string): Promise<void> {
   await page.getByRole('textbox', { name: 'Your name' }).fill(name);
   await page.getByRole('textbox', { name: 'Your name' }).press('Enter');
 }
+
+/**
+ * `page` opens the app on the lab server and creates a room; returns the room link, for others to
+ * open with `page.goto(link)`. The first half of {@link meet}, for rooms of more than two.
+ */
+export async function createRoom(lab: NatLab, page: Page): Promise<string> {
+  await page.goto(appUrl(lab));
+  await page.getByRole('button', { name: 'Create room' }).click();
+  return page.getByRole('textbox', { name: 'Room link' }).inputValue();
+}
+
+/** The region "Connection to <name>" of a page's diagnostics: its connection to one person. */
+export function connectionTo(page: Page, name: string) {
+  return panel(page).getByRole('region', { name: `Connection to ${name}`, exact: true });
+}

@@ -1,13 +1,21 @@
 /**
  * Reads a browser's own view of its WebRTC connection, independently of the app: an init script
  * keeps a reference to every RTCPeerConnection the page creates (the real class, unchanged), and
- * `browserSelectedPair` asks that connection's `getStats()` which candidate pair it selected.
- * Tests compare it with what the diagnostics panel shows.
+ * the readers ask each connection's `getStats()` which candidate pair it selected:
+ * `browserSelectedPair` for the newest (a two-person page), `browserSelectedPairs` and
+ * `browserPeerConnections` for all of them (a group room: one connection per other person).
+ * Tests compare them with what the diagnostics panel shows.
  */
 import type { Page } from '@playwright/test';
 
-/** The selected pair according to the browser's own `getStats()`. */
+/**
+ * The selected pair according to the browser's own `getStats()` (RTCIceCandidateStats). An
+ * address is `''` where Chromium hides it (webrtc-stats §7.14): mDNS host candidates and prflx
+ * ones (remote ones always; in the lab a symmetric-NAT host's local prflx too). A page shows
+ * those as `(hidden)`.
+ */
 export interface BrowserSelectedPair {
+  /** `host`, `srflx`, `prflx` or `relay`. */
   localType: string;
   localAddress: string;
   localPort: number;
@@ -22,7 +30,16 @@ export interface BrowserSelectedPair {
 export interface IndexedSelectedPair extends BrowserSelectedPair {
   /** Place of the connection among those the page created, from 0. */
   index: number;
-  connectionState: string;
+  connectionState: RTCPeerConnectionState;
+}
+
+/** One recorded RTCPeerConnection as the browser sees it. */
+export interface BrowserPeerConnection {
+  /** Place of the connection among those the page created, from 0. */
+  index: number;
+  connectionState: RTCPeerConnectionState;
+  /** Its selected pair, `null` while it has none (still checking, failed, or never started). */
+  selectedPair: BrowserSelectedPair | null;
 }
 
 /** Call before `goto`: remembers every RTCPeerConnection the page constructs. */
@@ -41,14 +58,15 @@ export async function recordPeerConnections(page: Page): Promise<void> {
 }
 
 /**
- * Every recorded peer connection's selected pair (`transport.selectedCandidatePairId`), closed
- * ones included, and how many connections the page created.
+ * Every peer connection the page created, in order of creation, closed ones included, each with
+ * its selected pair (`transport.selectedCandidatePairId`) or `null` while it has none.
  */
-async function readPairs(page: Page): Promise<{ count: number; pairs: IndexedSelectedPair[] }> {
+export async function browserPeerConnections(page: Page): Promise<BrowserPeerConnection[]> {
   return page.evaluate(async () => {
     const pcs =
       (window as unknown as { __peerConnections?: RTCPeerConnection[] }).__peerConnections ?? [];
-    const pairs = [];
+    const text = (value: unknown) => (typeof value === 'string' ? value : '');
+    const all = [];
     for (const [index, pc] of pcs.entries()) {
       const stats = [...(await pc.getStats()).values()] as Record<string, unknown>[];
       const byId = new Map(stats.map((s) => [s.id, s]));
@@ -56,20 +74,24 @@ async function readPairs(page: Page): Promise<{ count: number; pairs: IndexedSel
       const pair = transport && byId.get(transport.selectedCandidatePairId);
       const local = pair && byId.get(pair.localCandidateId);
       const remote = pair && byId.get(pair.remoteCandidateId);
-      if (!local || !remote) continue;
-      pairs.push({
+      all.push({
         index,
         connectionState: pc.connectionState,
-        localType: String(local.candidateType),
-        localAddress: String(local.address),
-        localPort: Number(local.port),
-        localRelayProtocol: typeof local.relayProtocol === 'string' ? local.relayProtocol : null,
-        remoteType: String(remote.candidateType),
-        remoteAddress: String(remote.address),
-        remotePort: Number(remote.port),
+        selectedPair:
+          local && remote
+            ? {
+                localType: text(local.candidateType),
+                localAddress: text(local.address),
+                localPort: Number(local.port),
+                localRelayProtocol: text(local.relayProtocol) || null,
+                remoteType: text(remote.candidateType),
+                remoteAddress: text(remote.address),
+                remotePort: Number(remote.port),
+              }
+            : null,
       });
     }
-    return { count: pcs.length, pairs };
+    return all;
   });
 }
 
@@ -78,14 +100,19 @@ async function readPairs(page: Page): Promise<{ count: number; pairs: IndexedSel
  * it has none yet.
  */
 export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPair | null> {
-  const { count, pairs } = await readPairs(page);
-  return pairs.find((pair) => pair.index === count - 1) ?? null;
+  return (await browserPeerConnections(page)).at(-1)?.selectedPair ?? null;
 }
 
 /**
  * The selected pair of every recorded peer connection that is not closed and has one, so a test
  * can match each "Connection to …" section with the browser's own `getStats()` of that connection.
+ * A connection still without a pair is not here: compare with {@link browserPeerConnections} to
+ * see that every open connection is accounted for.
  */
 export async function browserSelectedPairs(page: Page): Promise<IndexedSelectedPair[]> {
-  return (await readPairs(page)).pairs.filter((pair) => pair.connectionState !== 'closed');
+  return (await browserPeerConnections(page)).flatMap(({ index, connectionState, selectedPair }) =>
+    connectionState !== 'closed' && selectedPair
+      ? [{ index, connectionState, ...selectedPair }]
+      : [],
+  );
 }

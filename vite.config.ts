@@ -8,14 +8,14 @@ import { defineConfig } from 'vitest/config';
  * and for vitest (unit tests next to the code they test; Playwright specs in `e2e/` stay out).
  */
 /**
- * What simple-peer (through readable-stream) needs of Node in a browser: `events`, `process`
- * and `global` (its `buffer` it imports itself). One definition for the page and for the bench
- * builds that bundle PeerLink (bench/), so they measure what ships.
+ * What simple-peer (`@thaunknown/simple-peer`, through `streamx`) needs of Node in a browser:
+ * the `events` module, nothing global. One definition for the page and for the bench builds that
+ * bundle PeerLink (bench/), so they measure what ships.
  */
 export function simplePeerPolyfills() {
   return nodePolyfills({
-    include: ['events', 'process'],
-    globals: { global: true, process: true, Buffer: false },
+    include: ['events'],
+    globals: { global: false, process: false, Buffer: false },
   });
 }
 

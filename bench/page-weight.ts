@@ -58,7 +58,7 @@ export async function buildApp(outDir: string, stubSimplePeer = false): Promise<
     configFile: fileURLToPath(new URL('../vite.config.ts', import.meta.url)),
     logLevel: 'warn',
     build: { outDir, emptyOutDir: true },
-    ...(stubSimplePeer ? { resolve: { alias: { 'simple-peer': stub } } } : {}),
+    ...(stubSimplePeer ? { resolve: { alias: { '@thaunknown/simple-peer/lite.js': stub } } } : {}),
   });
 }
 

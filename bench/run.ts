@@ -99,7 +99,7 @@ function machine(loadBefore: number): MachineInfo {
     node: process.version,
     chromium: chromiumVersion(),
     packages: Object.fromEntries(
-      ['ws', 'simple-peer', 'svelte', 'vite', '@playwright/test', 'tsx'].map((name) => [
+      ['ws', '@thaunknown/simple-peer', 'svelte', 'vite', '@playwright/test', 'tsx'].map((name) => [
         name,
         packageVersion(name),
       ]),

@@ -27,8 +27,6 @@ import {
 } from './protocol.ts';
 import { createSignalingServer, SERVER_DEFAULTS, type SignalingServer } from './server.ts';
 
-// `globalThis.process`: vite.config.ts's node polyfills swap a bare `process` for the browser
-// shim (empty `env`) in test files too.
 const SEED = Number(globalThis.process.env.FUZZ_SEED ?? 0x5eed);
 /** Hostile sockets in the run, and how many are open at once. */
 const SOCKETS = 1200;

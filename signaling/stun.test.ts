@@ -676,7 +676,6 @@ describe('startStunService', () => {
     }
   });
 
-  // node:os, not `process.platform`: vite.config.ts polyfills `process` for the page build.
   it.runIf(platform() === 'linux')(
     'on 0.0.0.0 with an alternate address, answers the alternate from the alternate',
     async () => {

@@ -10,7 +10,7 @@
  * - `stream`: simple-peer's own Duplex `write()` path (64 KiB mark, then `drain`), configured as
  *   PeerLink configures simple-peer (object mode), to compare the two backpressure paths.
  */
-import SimplePeer from 'simple-peer';
+import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import {
   PeerLink,
   SEND_BUFFER_HIGH_BYTES,
@@ -137,14 +137,14 @@ function streamEndpoint(initiator: boolean): Endpoint {
   const open = new Promise<void>((resolve) => peer.once('connect', () => resolve()));
   const result: SendResult = { errors: 0, firstError: null };
   peer.on('signal', (data: unknown) => out(data));
-  peer.on('data', (chunk: string) => count(chunk.length));
+  peer.on('data', (chunk) => count(chunk.length));
   peer.on('error', (error: Error) => noteError(result, error));
   return {
     open,
-    signal: (data) => peer.signal(data as SimplePeer.SignalData),
+    signal: (data) => peer.signal(data as object),
     async send(text, total) {
       for (let i = 0; i < total; i++) {
-        if (!peer.write(text)) await new Promise((resolve) => peer.once('drain', resolve));
+        if (!peer.write(text)) await new Promise<void>((resolve) => peer.once('drain', resolve));
       }
       return result;
     },

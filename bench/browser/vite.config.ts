@@ -4,7 +4,7 @@ import { simplePeerPolyfills } from '../../vite.config.ts';
 
 /**
  * The throughput harness page (bench/browser/harness.ts), bundled the way the app bundles
- * PeerLink: the same Node polyfills simple-peer needs (see the root vite.config.ts). The runner
+ * PeerLink: the same Node shims simple-peer needs (`events`; see the root vite.config.ts). The runner
  * passes `build.outDir`.
  */
 export default defineConfig({

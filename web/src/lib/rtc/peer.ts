@@ -1,10 +1,11 @@
 /**
- * The one module that imports simple-peer. It wraps a single RTCPeerConnection with one data
+ * The one module that imports simple-peer (`@thaunknown/simple-peer`, the maintained ESM fork;
+ * `lite.js` is its data-channel-only build). It wraps a single RTCPeerConnection with one data
  * channel and reports, besides chat traffic, what the diagnostics panel needs: every signaling
  * payload (so trickled candidates can be shown), the four state machines, candidate errors and
  * `getStats()`.
  */
-import SimplePeer from 'simple-peer';
+import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import type { IceServer, SignalData } from '../../../../signaling/protocol.ts';
 
 /** The four state machines of an RTCPeerConnection (W3C webrtc-pc §4.3). */
@@ -62,7 +63,7 @@ export const SEND_BUFFER_LOW_BYTES = SEND_BUFFER_HIGH_BYTES / 4;
 
 /** One peer connection to the other person of the room. */
 export class PeerLink {
-  readonly #peer: SimplePeer.Instance;
+  readonly #peer: SimplePeer;
   readonly #pc: RTCPeerConnection;
   readonly #createdAt = performance.now();
   #closed = false;
@@ -74,23 +75,22 @@ export class PeerLink {
     this.#peer = new SimplePeer({
       initiator: options.initiator,
       trickle: true,
-      // Text stays a string: in byte mode simple-peer's stream turns each message into a Buffer
-      // (the `buffer` polyfill encodes UTF-8 in JS) that we then decoded again, which held the
-      // data channel to ~0.65× a bare channel's throughput (bench/, BENCHMARKS.md).
+      // Text stays a string: in byte mode simple-peer turns each message into bytes that we then
+      // decoded again (in 9.x through the `buffer` polyfill, which held the data channel to ~0.65×
+      // a bare channel's throughput: bench/, BENCHMARKS.md).
       objectMode: true,
       config: {
         iceServers: options.iceServers,
         iceTransportPolicy: options.iceTransportPolicy ?? 'all',
       },
     });
-    // simple-peer keeps its RTCPeerConnection in `_pc` (not in its public types); the panel needs
-    // it for the state machines, candidate errors and getStats().
-    this.#pc = (this.#peer as unknown as { _pc: RTCPeerConnection })._pc;
+    // simple-peer keeps its RTCPeerConnection in `_pc`; the panel needs it for the state machines, candidate errors and getStats().
+    this.#pc = this.#peer._pc;
     const decoder = new TextDecoder();
-    this.#peer.on('signal', (data: unknown) => events.signal(data as SignalData));
+    this.#peer.on('signal', (data) => events.signal(data as SignalData));
     this.#peer.on('connect', () => {
       // simple-peer keeps its RTCDataChannel in `_channel`; its own threshold serves `write()`.
-      const channel = (this.#peer as unknown as { _channel: RTCDataChannel })._channel;
+      const channel = this.#peer._channel;
       channel.bufferedAmountLowThreshold = SEND_BUFFER_LOW_BYTES;
       channel.addEventListener('bufferedamountlow', () => this.#wakeSenders?.());
       events.open();
@@ -142,7 +142,7 @@ export class PeerLink {
 
   /** Feeds a payload that came from the other peer through signaling. */
   signal(data: SignalData): void {
-    if (!this.#closed) this.#peer.signal(data as SimplePeer.SignalData);
+    if (!this.#closed) this.#peer.signal(data);
   }
 
   /** Sends one text message; `false` when the data channel is not open (nothing is queued). */

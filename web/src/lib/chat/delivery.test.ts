@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   Conversation,
+  heldBytes,
+  MAX_EARLY_PER_STREAM,
+  MAX_HELD_BYTES_PER_PEER,
   MAX_KNOWN_STREAMS,
+  MAX_REFUSED_FRAMES,
+  MAX_STREAMS_PER_PEER,
   MAX_OUTBOX_MESSAGES,
   MAX_PENDING_PINGS,
   parseFrame,
@@ -319,20 +324,42 @@ describe('Conversation, two people (a room with one recipient)', () => {
     expect(shown(amnesiac)).toEqual(['new']);
   });
 
-  it('forgets the least recently heard stream beyond the limit', () => {
+  it("forgets a peer's least recently heard stream beyond its own limit, never another's", () => {
     const bob = person(BOB);
+    const carol = person(CAROL);
+    carol.chat.connect(BOB);
+    feed(bob, carol, send(carol, 'from carol', [bob]));
     const streams: string[] = [];
     // Alice reloads over and over: a new stream each time.
-    for (let i = 0; i <= MAX_KNOWN_STREAMS; i++) {
+    for (let i = 0; i <= MAX_STREAMS_PER_PEER; i++) {
       const alice = person(ALICE);
       alice.chat.connect(BOB);
       streams.push(alice.chat.senderId);
       feed(bob, alice, send(alice, `from ${i}`, [bob], i));
     }
     const received = bob.chat.snapshot().received;
+    expect(received.filter(([peer]) => peer === ALICE).map(([, id]) => id)).toEqual(
+      streams.slice(1),
+    );
+    expect(received).toContainEqual([CAROL, carol.chat.senderId, 1]);
+  });
+
+  it('forgets the least recently heard stream of anyone beyond the room-wide limit', () => {
+    const bob = person(BOB);
+    const peers = Array.from(
+      { length: MAX_KNOWN_STREAMS / MAX_STREAMS_PER_PEER + 1 },
+      (_, i) => `p${i.toString(16).padStart(16, '0')}`,
+    );
+    for (const id of peers) {
+      for (let i = 0; i < MAX_STREAMS_PER_PEER; i++) {
+        const sender = person(id);
+        sender.chat.connect(BOB);
+        feed(bob, sender, send(sender, `${id} ${i}`, [bob]));
+      }
+    }
+    const received = bob.chat.snapshot().received;
     expect(received).toHaveLength(MAX_KNOWN_STREAMS);
-    expect(received.map(([, senderId]) => senderId)).toEqual(streams.slice(1));
-    expect(received.every(([peer, , delivered]) => peer === ALICE && delivered === 1)).toBe(true);
+    expect(received.some(([peer]) => peer === peers[0])).toBe(false);
   });
 
   it('answers pings and measures the round trip per peer on its own clock', () => {
@@ -1113,3 +1140,120 @@ describe('Conversation on a hostile network (property)', () => {
     );
   });
 });
+
+describe('Conversation against a hostile peer (issue #16)', () => {
+  const MALLORY = 'p3a11000000000005';
+  const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
+  /** A raw chat frame from `senderId` at `seq`, `chars` long. */
+  const raw = (senderId: string, seq: number, chars = 10, ackedUpTo = 0): string =>
+    JSON.stringify({
+      type: 'chat',
+      id: hex16(0x1000000 + seq * 4096 + Number.parseInt(senderId.slice(-3), 16)),
+      senderId,
+      seq,
+      ackedUpTo,
+      text: 'x'.repeat(chars),
+      sentAt: 0,
+    } satisfies ChatFrame);
+
+  it('holds at most its bound per stream; what was refused comes again and is delivered', () => {
+    const bob = person(BOB);
+    bob.chat.connect(MALLORY);
+    const stream = hex16(1);
+    // seq 1 is missing: seqs 2.. can only wait.
+    for (let seq = 2; seq <= MAX_EARLY_PER_STREAM + 2; seq++) {
+      bob.chat.receive(MALLORY, raw(stream, seq), 0);
+    }
+    expect(bob.chat.heldFor(MALLORY)).toBe(
+      MAX_EARLY_PER_STREAM * heldBytes(parseChat(raw(stream, 2))),
+    );
+    // The gap fills: the held ones go out; the refused one (the last) waits for its resend.
+    const filled = bob.chat.receive(MALLORY, raw(stream, 1), 0);
+    expect(filled.events).toHaveLength(MAX_EARLY_PER_STREAM + 1);
+    expect(bob.chat.heldFor(MALLORY)).toBe(0);
+    const resent = bob.chat.receive(MALLORY, raw(stream, MAX_EARLY_PER_STREAM + 2), 0);
+    expect(resent.events).toHaveLength(1);
+    expect(bob.chat.isIgnored(MALLORY)).toBe(false);
+  });
+
+  it('stops listening after too many refusals, frees what it held, and says why once', () => {
+    const bob = person(BOB);
+    const carol = person(CAROL);
+    link(bob, carol);
+    bob.chat.connect(MALLORY);
+    const events: string[] = [];
+    // The attack of the issue: many streams, each with a gap at its start, big frames.
+    for (let s = 0; s < 64 && !bob.chat.isIgnored(MALLORY); s++) {
+      // 58 per stream, under the per-stream bound: the bytes bound is the one that binds.
+      for (let seq = 2; seq < 60; seq++) {
+        const step = bob.chat.receive(MALLORY, raw(hex16(s + 1), seq, 4000), 0);
+        for (const event of step.events) {
+          events.push(event.type === 'misbehaving' ? event.reason : event.type);
+        }
+        expect(bob.chat.heldFor(MALLORY)).toBeLessThanOrEqual(MAX_HELD_BYTES_PER_PEER);
+      }
+    }
+    expect(events).toEqual([expect.stringContaining(`more than ${MAX_REFUSED_FRAMES}`)]);
+    expect(events[0]).toContain('MiB waiting');
+    expect(bob.chat.heldFor(MALLORY)).toBe(0);
+    // Ignored from now on, even a frame that would have been in order; Carol is unaffected.
+    expect(bob.chat.receive(MALLORY, raw(hex16(99), 1), 0).events).toEqual([]);
+    feed(bob, carol, send(carol, 'still here', [bob]));
+    expect(shown(bob)).toEqual(['still here']);
+  });
+
+  it('counts seqs past the reorder window as refusals', () => {
+    const bob = person(BOB);
+    bob.chat.connect(MALLORY);
+    let reason = '';
+    for (let i = 0; i <= MAX_REFUSED_FRAMES; i++) {
+      const step = bob.chat.receive(MALLORY, raw(hex16(7), 5000 + i), 0);
+      for (const event of step.events) if (event.type === 'misbehaving') reason = event.reason;
+    }
+    expect(reason).toContain('past the last one shown');
+    expect(bob.chat.heldFor(MALLORY)).toBe(0);
+  });
+
+  it('never holds more than the bound for a hostile peer, and an honest one still gets through (property)', () => {
+    const hostile = fc.record({
+      stream: fc.integer({ min: 1, max: 40 }),
+      seq: fc.integer({ min: 1, max: 1200 }),
+      ackedUpTo: fc.integer({ min: 0, max: 50 }),
+      chars: fc.integer({ min: 1, max: 4000 }),
+    });
+    const script = fc.array(fc.oneof(hostile, fc.constant('honest' as const)), {
+      maxLength: 400,
+      size: 'max',
+    });
+    fc.assert(
+      fc.property(script, (commands) => {
+        const bob = person(BOB);
+        const carol = person(CAROL);
+        link(bob, carol);
+        bob.chat.connect(MALLORY);
+        const sent: string[] = [];
+        for (const c of commands) {
+          if (c === 'honest') {
+            sent.push(`carol ${sent.length}`);
+            const step = feed(bob, carol, send(carol, sent.at(-1) ?? '', [bob]));
+            if (step.persist) feed(carol, bob, save(bob));
+            continue;
+          }
+          const seq = Math.max(c.seq, c.ackedUpTo + 1);
+          bob.chat.receive(MALLORY, raw(hex16(c.stream), seq, c.chars, c.ackedUpTo), 0);
+          expect(bob.chat.heldFor(MALLORY)).toBeLessThanOrEqual(MAX_HELD_BYTES_PER_PEER);
+        }
+        expect(shown(bob).filter((text) => text.startsWith('carol'))).toEqual(sent);
+        expect(carol.chat.outboxSize).toBe(0);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+/** The chat frame in `text`, which the test built valid. */
+function parseChat(text: string): ChatFrame {
+  const frame = parseFrame(text);
+  if (frame?.type !== 'chat') throw new Error('not a chat frame');
+  return frame;
+}

@@ -61,6 +61,48 @@ export const MAX_KNOWN_STREAMS = 256;
  */
 export const MAX_REORDER_WINDOW = MAX_OUTBOX_MESSAGES;
 
+/*
+ * What one remote peer can make this page hold (issue #16: a hostile member sent 64 streams of
+ * 999 frames that could never be delivered, and the other page kept 251 MB). An honest sender
+ * needs none of it in practice: it writes each stream in seq order on one ordered channel (RFC
+ * 8831 §6.6), and every new channel resends from its first unacknowledged frame ({@link
+ * Conversation.connect}), so frames only come early when a receiver forgot a stream, which
+ * `ackedUpTo` repairs at once. The bounds leave that slack many times over. A frame over a bound
+ * is dropped and not acknowledged: an honest sender resends it on its next channel.
+ */
+
+/**
+ * Most streams remembered per sending peer; past it, that peer's least recently heard stream is
+ * forgotten (with anything it held), never another peer's. Each page load of the peer starts one
+ * stream to me; 16 covers 16 reloads while messages to me wait unacknowledged, and a forgotten
+ * stream that comes back restarts at its `ackedUpTo`.
+ */
+export const MAX_STREAMS_PER_PEER = 16;
+
+/** Most frames held out of order in one stream (an honest one holds none, see above). */
+export const MAX_EARLY_PER_STREAM = 64;
+
+/**
+ * Most bytes held out of order per peer over all its streams, counted as
+ * {@link heldBytes}: 1 MiB, about 130 frames of {@link MAX_MESSAGE_CHARS}.
+ */
+export const MAX_HELD_BYTES_PER_PEER = 1024 * 1024;
+
+/**
+ * Frames a peer may have refused (over a bound above, or past {@link MAX_REORDER_WINDOW}) before
+ * this page stops listening to it: an honest peer is never refused, so a few dozen is already a
+ * pattern, not bad luck.
+ */
+export const MAX_REFUSED_FRAMES = 32;
+
+/**
+ * Bytes a held frame is counted for: its text as UTF-16 (2 bytes per code unit, what a JS string
+ * may take) plus 128 for the frame object and its ids. An estimate of heap use, not a measure.
+ */
+export function heldBytes(frame: ChatFrame): number {
+  return frame.text.length * 2 + 128;
+}
+
 /** Pings awaiting their pong, per peer; older ones are forgotten (their pong reports no RTT). */
 export const MAX_PENDING_PINGS = 8;
 
@@ -211,7 +253,12 @@ export type DeliveryEvent =
   | { type: 'message'; entry: ReceivedEntry }
   | { type: 'delivered'; ids: string[] }
   | { type: 'rtt'; peer: string; rttMs: number }
-  | { type: 'name'; peer: string; name: string };
+  | { type: 'name'; peer: string; name: string }
+  /**
+   * `peer` went past {@link MAX_REFUSED_FRAMES}: from now on everything it sends is ignored and
+   * what it held is freed. `reason` is a sentence for the panel. Emitted once per peer.
+   */
+  | { type: 'misbehaving'; peer: string; reason: string };
 
 /** Result of one {@link Conversation} call. */
 export interface Step {
@@ -424,6 +471,10 @@ export class Conversation {
   /** Pending pings per peer: id → my clock when sent, ms. */
   #pings = new Map<string, Map<string, number>>();
   #lastHeardAt = new Map<string, number>();
+  /** Per peer: frames refused over a bound, and bytes held out of order ({@link heldBytes}). */
+  #budget = new Map<string, { refused: number; held: number }>();
+  /** Peers past {@link MAX_REFUSED_FRAMES}: ignored from then on. */
+  #ignored = new Set<string>();
 
   constructor(options: ConversationOptions = {}) {
     this.#random = options.random ?? globalThis.crypto;
@@ -584,6 +635,7 @@ export class Conversation {
    *   that RTTs are measured on (the same one given to {@link ping}).
    */
   receive(peer: string, raw: string, nowMs: number): Step {
+    if (this.#ignored.has(peer)) return emptyStep();
     const frame = parseFrame(raw);
     if (!frame) return emptyStep();
     this.#lastHeardAt.set(peer, nowMs);
@@ -672,6 +724,54 @@ export class Conversation {
     return frames;
   }
 
+  /** Whether `peer` is ignored for going past {@link MAX_REFUSED_FRAMES}. */
+  isIgnored(peer: string): boolean {
+    return this.#ignored.has(peer);
+  }
+
+  /** Bytes held out of order for `peer` now ({@link heldBytes}), ≤ {@link MAX_HELD_BYTES_PER_PEER}. */
+  heldFor(peer: string): number {
+    return this.#budget.get(peer)?.held ?? 0;
+  }
+
+  #budgetOf(peer: string): { refused: number; held: number } {
+    let budget = this.#budget.get(peer);
+    if (!budget) this.#budget.set(peer, (budget = { refused: 0, held: 0 }));
+    return budget;
+  }
+
+  /** Forgets a held frame (delivered, overtaken by `ackedUpTo`, or its stream forgotten). */
+  #release(stream: StreamState, seq: number): void {
+    const frame = stream.early.get(seq);
+    if (!frame) return;
+    stream.early.delete(seq);
+    this.#budgetOf(stream.peer).held -= heldBytes(frame);
+  }
+
+  #forgetStream(key: string, stream: StreamState): void {
+    for (const seq of [...stream.early.keys()]) this.#release(stream, seq);
+    this.#streams.delete(key);
+  }
+
+  /** One frame from `peer` refused over a bound; past {@link MAX_REFUSED_FRAMES}, `peer` is ignored. */
+  #refuse(peer: string, step: Step, why: string): void {
+    const budget = this.#budgetOf(peer);
+    budget.refused += 1;
+    if (budget.refused <= MAX_REFUSED_FRAMES) return;
+    this.#ignored.add(peer);
+    for (const stream of this.#streams.values()) {
+      if (stream.peer !== peer) continue;
+      for (const seq of [...stream.early.keys()]) this.#release(stream, seq);
+    }
+    step.events.push({
+      type: 'misbehaving',
+      peer,
+      reason:
+        `Sent more than ${MAX_REFUSED_FRAMES} chat messages that could never be shown in order ` +
+        `(${why}), so this page stopped listening to them.`,
+    });
+  }
+
   #onChat(peer: string, frame: ChatFrame, nowMs: number): Step {
     const step = emptyStep();
     const key = streamKey(peer, frame.senderId);
@@ -686,13 +786,23 @@ export class Conversation {
         acked: 0,
         early: new Map(),
       };
+      // A new stream of this peer: its least recently heard one goes past the bound, and only its.
+      const own = [...this.#streams].filter(([, s]) => s.peer === peer);
+      for (const [oldKey, old] of own.slice(
+        0,
+        Math.max(0, own.length + 1 - MAX_STREAMS_PER_PEER),
+      )) {
+        this.#forgetStream(oldKey, old);
+      }
     }
     // The stream is now the most recently heard one.
     this.#streams.delete(key);
     this.#streams.set(key, stream);
     if (frame.ackedUpTo > stream.delivered) stream.delivered = frame.ackedUpTo;
     if (known === undefined || stream.delivered > known) step.persist = true;
-    for (const seq of stream.early.keys()) if (seq <= stream.delivered) stream.early.delete(seq);
+    for (const seq of [...stream.early.keys()]) {
+      if (seq <= stream.delivered) this.#release(stream, seq);
+    }
 
     if (frame.seq <= stream.delivered) {
       // Its ack was lost with the channel: say it again, if it is stored already. If it is not,
@@ -700,12 +810,26 @@ export class Conversation {
       if (frame.seq <= stream.durable && this.#connected.has(peer)) {
         step.frames.push({ to: peer, frame: this.#ack(stream, stream.durable) });
       }
-    } else if (frame.seq <= stream.delivered + MAX_REORDER_WINDOW) {
-      if (!stream.early.has(frame.seq)) stream.early.set(frame.seq, frame);
+    } else if (frame.seq > stream.delivered + MAX_REORDER_WINDOW) {
+      this.#refuse(peer, step, `${MAX_REORDER_WINDOW} or more past the last one shown`);
+    } else {
+      const budget = this.#budgetOf(peer);
+      const early = frame.seq > stream.delivered + 1;
+      if (stream.early.has(frame.seq)) {
+        // A duplicate of one held already: nothing more to hold.
+      } else if (early && stream.early.size >= MAX_EARLY_PER_STREAM) {
+        this.#refuse(peer, step, `more than ${MAX_EARLY_PER_STREAM} waiting in one stream`);
+      } else if (early && budget.held + heldBytes(frame) > MAX_HELD_BYTES_PER_PEER) {
+        this.#refuse(peer, step, `more than ${MAX_HELD_BYTES_PER_PEER / 1024 / 1024} MiB waiting`);
+      } else {
+        // Held (when it is its turn, only until the loop below delivers it).
+        stream.early.set(frame.seq, frame);
+        budget.held += heldBytes(frame);
+      }
       const added: ConversationEntry[] = [];
       const name = this.#names.get(peer) || defaultName(peer);
       for (let next = stream.early.get(stream.delivered + 1); next;) {
-        stream.early.delete(next.seq);
+        this.#release(stream, next.seq);
         stream.delivered = next.seq;
         step.persist = true;
         // Belt and braces: an id already shown is not shown twice, whatever its place.
@@ -779,9 +903,9 @@ export class Conversation {
   }
 
   #forgetOldStreams(): void {
-    for (const key of this.#streams.keys()) {
+    for (const [key, stream] of [...this.#streams]) {
       if (this.#streams.size <= MAX_KNOWN_STREAMS) return;
-      this.#streams.delete(key);
+      this.#forgetStream(key, stream);
     }
   }
 

@@ -39,6 +39,7 @@ export type PeerState =
   | 'open' // data channel open
   | 'failed' // ICE or DTLS failed, explained in `failure`
   | 'lost' // was open, then closed or disconnected: being rebuilt
+  | 'stopped' // this page stopped listening to them (they broke the chat's bounds, issue #16)
   | 'left'; // they left the room
 
 /** One change of the selected candidate pair, as `getStats()` reported it. */
@@ -126,6 +127,7 @@ export class PeerSession {
   #failure = $state.raw<Failure | null>(null);
   #fallbackNotice = $state<string | null>(null);
   #relayOnly = $state(false);
+  #stoppedBecause = $state<string | null>(null);
 
   #remoteNat = $derived<NatReport | null>(parseNatReport(this.#remoteInfo?.nat ?? null));
   #verdict = $derived<Verdict | null>(verdict(this.#report?.selectedPair ?? null));
@@ -247,6 +249,11 @@ export class PeerSession {
     return this.#failure;
   }
   /** Set when the app fell back to a relay-only connection to this person on its own. */
+  /** Why this page stopped listening to them ({@link stop}), or `null`. */
+  get stoppedBecause(): string | null {
+    return this.#stoppedBecause;
+  }
+
   get fallbackNotice(): string | null {
     return this.#fallbackNotice;
   }
@@ -281,6 +288,10 @@ export class PeerSession {
    * for one.
    */
   meet(): void {
+    if (this.#stoppedBecause !== null) {
+      this.#state = 'stopped';
+      return;
+    }
     if (this.#state === 'left') {
       this.#state = this.#everOpen ? 'lost' : 'connecting';
     }
@@ -296,6 +307,19 @@ export class PeerSession {
   left(): void {
     this.#dropLink();
     this.#state = 'left';
+  }
+
+  /**
+   * Disconnects them on this side for the rest of this page load, and does not reconnect whatever
+   * they send (issue #16: a peer that keeps exceeding the chat's bounds). `reason` is shown in
+   * their section of the panel and in its timeline; the rest of the room is untouched.
+   */
+  stop(reason: string): void {
+    if (this.#stoppedBecause !== null || this.#destroyed) return;
+    this.#stoppedBecause = reason;
+    this.#dropLink();
+    this.#state = 'stopped';
+    this.#mark('Disconnected on this side', true);
   }
 
   /** Stops everything for good (the room closes, or they are gone from it). */
@@ -344,6 +368,7 @@ export class PeerSession {
         this.#sendView();
         return;
       case 'restart': {
+        if (this.#stoppedBecause !== null) return;
         const attempt = this.#attempt;
         const fresh =
           attempt && !attempt.open && this.#deps.now() - attempt.startedAt < FRESH_ATTEMPT_MS;
@@ -351,6 +376,7 @@ export class PeerSession {
         return;
       }
       case 'offer':
+        if (this.#stoppedBecause !== null) return;
         // Every offer starts a new attempt: the offerer only sends one when it rebuilt.
         this.#startAttempt(false);
         break;
@@ -365,7 +391,7 @@ export class PeerSession {
 
   /** Once a second (the room's timer): read stats, and rebuild a broken connection. */
   tick(): void {
-    if (this.#destroyed || this.#state === 'left') return;
+    if (this.#destroyed || this.#state === 'left' || this.#stoppedBecause !== null) return;
     void this.#pollStats();
     const attempt = this.#attempt;
     const now = this.#deps.now();
@@ -403,6 +429,7 @@ export class PeerSession {
       forecastCheck: this.#forecastCheck,
       failure: this.#failure,
       fallback: this.#fallbackNotice,
+      stoppedBecause: this.#stoppedBecause,
       relayOnly: this.#relayOnly,
       verdict: this.#verdict,
       states: this.#states,
@@ -440,7 +467,7 @@ export class PeerSession {
    * `relayOnly` (the TURN fallback) sticks for later rebuilds with this person.
    */
   #startAttempt(offerer: boolean, relayOnly = this.#relayOnly): void {
-    if (this.#destroyed) return;
+    if (this.#destroyed || this.#stoppedBecause !== null) return;
     const now = this.#deps.now();
     if (offerer) {
       if (now - this.#lastRebuildAt < MIN_REBUILD_INTERVAL_MS) return;

@@ -432,6 +432,7 @@ export class RoomSession {
       if (event.type === 'message') this.#peers.get(event.entry.from)?.noteMessage();
       if (event.type === 'rtt') this.#peers.get(event.peer)?.setLiveRtt(event.rttMs);
       if (event.type === 'name') this.#peers.get(event.peer)?.setName(event.name);
+      if (event.type === 'misbehaving') this.#peers.get(event.peer)?.stop(event.reason);
     }
   }
 

@@ -369,6 +369,51 @@ describe('RoomSession with fakes', () => {
     w.stop();
   });
 
+  it('disconnects a peer that floods it with frames it can never show, and no one else (issue #16)', async () => {
+    const w = world();
+    const before = w.links.length;
+    await join(w, [BOB, DAN]);
+    own(w, BOB, before);
+    own(w, DAN, before + 1);
+    const bob = linkFor(w, BOB);
+    bob.opened();
+    linkFor(w, DAN).opened();
+    await vi.runOnlyPendingTimersAsync();
+    // Seq 1 never comes, and every later seq is past what the page will hold.
+    for (let seq = 2000; seq < 2100; seq++) {
+      bob.events.message(
+        JSON.stringify({
+          type: 'chat',
+          id: seq.toString(16).padStart(16, '0'),
+          senderId: 'fedcba9876543210',
+          seq,
+          ackedUpTo: 0,
+          text: 'x',
+          sentAt: 1,
+        }),
+      );
+    }
+    await vi.runOnlyPendingTimersAsync();
+    expect(bob.destroyed).toBe(true);
+    const stopped = w.session.peers.find((p) => p.id === BOB);
+    expect(stopped?.state).toBe('stopped');
+    expect(stopped?.stoppedBecause).toMatch(/stopped listening/);
+    expect(w.session.status.text).toMatch(/disconnected from .*broke the chat’s limits/);
+    // Not rebuilt, whatever Bob asks for; Dan still chats.
+    const count = w.links.length;
+    fromPeer(w, BOB, { type: 'restart' });
+    fromPeer(w, BOB, OFFER);
+    vi.advanceTimersByTime(10_000);
+    expect(w.links.length).toBe(count);
+    w.session.send('dan still hears me');
+    expect(
+      linkFor(w, DAN)
+        .frames()
+        .some((f) => f.type === 'chat' && f.text === 'dan still hears me'),
+    ).toBe(true);
+    w.stop();
+  });
+
   it('keeps open links through a signaling reconnect, and forgets who left meanwhile', async () => {
     const w = world();
     const before = w.links.length;

@@ -98,6 +98,18 @@ describe('describeStatus in a group', () => {
     );
   });
 
+  it('names whom this page disconnected for breaking the chat’s limits (issue #16)', () => {
+    expect(
+      describeStatus({ server: 'open', peers: [ann('open', 'Direct'), bob('stopped')] }),
+    ).toEqual({
+      text: 'Connected to 1 of 2 other people: 1 directly; disconnected from Bob, whose page broke the chat’s limits.',
+      tone: 'bad',
+    });
+    expect(describeStatus({ server: 'open', peers: [bob('stopped')] }).text).toMatch(
+      /^Disconnected from the other person/,
+    );
+  });
+
   it('does not count people who left', () => {
     expect(
       describeStatus({ server: 'open', peers: [ann('open', 'Direct'), bob('left')] }).text,

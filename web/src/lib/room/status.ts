@@ -82,6 +82,11 @@ function describeOne({ state, verdict }: PeerStatus): Status {
       };
     case 'lost':
       return { text: 'Connection lost. Reconnecting to the other person…', tone: 'bad' };
+    case 'stopped':
+      return {
+        text: 'Disconnected from the other person: their page broke the chat’s limits. See the diagnostics below.',
+        tone: 'bad',
+      };
     case 'left':
       return { text: 'The other person left. Waiting for them to come back…', tone: 'waiting' };
   }
@@ -114,10 +119,14 @@ function describeGroup(peers: readonly PeerStatus[]): Status {
   const failed = named('failed');
   const lost = named('lost');
   const connecting = named('connecting');
+  const stopped = named('stopped');
   if (failed.length > 0)
     parts.push(`could not connect to ${listNames(failed)} (see the diagnostics below)`);
   if (lost.length > 0) parts.push(`lost ${listNames(lost)}, reconnecting`);
   if (connecting.length > 0) parts.push(`connecting to ${listNames(connecting)}`);
-  const tone = failed.length > 0 || lost.length > 0 ? 'bad' : 'busy';
+  if (stopped.length > 0) {
+    parts.push(`disconnected from ${listNames(stopped)}, whose page broke the chat’s limits`);
+  }
+  const tone = failed.length > 0 || lost.length > 0 || stopped.length > 0 ? 'bad' : 'busy';
   return { text: `${parts.join('; ')}.`, tone };
 }

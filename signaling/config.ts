@@ -8,6 +8,7 @@ import { iceUrlScheme, isTurnScheme, parseStrictIceUrl } from '../common/ice-url
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.ts';
 import {
   MAX_FRAME_BYTES,
+  MAX_FILE_BYTES,
   ROOM_CAPACITY,
   ROOM_SIZE_RANGE,
   parseIceServers,
@@ -74,6 +75,8 @@ export const DEFAULTS = {
   MAX_SOCKETS: 20_000,
   /** People per room. */
   ROOM_SIZE: ROOM_CAPACITY,
+  /** Largest file a page sends or accepts, bytes (told to pages in `hello`). */
+  MAX_FILE_BYTES,
   /** WebSocket ping interval, ms; a socket that stops answering is dropped within 1.5× this. */
   HEARTBEAT_INTERVAL_MS: 15 * 1000,
   /** pino level (`signaling/log.ts` says what each level logs). */
@@ -94,6 +97,8 @@ const LIMIT_RANGES = {
   MAX_SOCKETS: [0, 10_000_000],
   /** A full mesh: see `ROOM_SIZE_RANGE` in protocol.ts. */
   ROOM_SIZE: ROOM_SIZE_RANGE,
+  /** Up to 1 TiB: receivers keep files outside the JS heap, in Blobs, which the browser spills to disk. */
+  MAX_FILE_BYTES: [1, 1024 * 1024 * 1024 * 1024],
   HEARTBEAT_INTERVAL_MS: [1000, 60 * 60 * 1000],
 } as const;
 
@@ -141,6 +146,8 @@ export interface ServerConfig {
   maxSockets: number;
   /** `ROOM_SIZE`: people per room. */
   roomCapacity: number;
+  /** `MAX_FILE_BYTES`: largest file pages send or accept, bytes. */
+  maxFileBytes: number;
   /**
    * `ALLOWED_ORIGINS`: origins (`scheme://host[:port]`, normalised as `URL.origin`) whose pages
    * may open a signaling socket; `['*']` allows any; `null` (unset) allows only a page of the same
@@ -403,7 +410,7 @@ function readTurn(env: Env): TurnConfig | null {
  * `TURN_SECRET`, `TURN_TTL_S`, `TURN_USERNAME`, `TURN_CREDENTIAL`, the limits
  * (`MAX_FRAME_BYTES`, `RATE_MESSAGES_PER_S`, `RATE_BURST`, `RATE_BYTES_PER_S`, `RATE_BYTES_BURST`,
  * `MAX_BUFFERED_BYTES`, `MAX_HTTP_CONNECTIONS_PER_IP`, `MAX_SOCKETS_PER_IP`, `MAX_SOCKETS`,
- * `ROOM_SIZE`, `HEARTBEAT_INTERVAL_MS`), `ALLOWED_ORIGINS`, `LOG_LEVEL` and `TRUST_PROXY`.
+ * `ROOM_SIZE`, `MAX_FILE_BYTES`, `HEARTBEAT_INTERVAL_MS`), `ALLOWED_ORIGINS`, `LOG_LEVEL` and `TRUST_PROXY`.
  * Unset or empty variables
  * take {@link DEFAULTS} (or are off). `ICE_SERVERS` replaces our STUN entries entirely; TURN from
  * `TURN_URLS` is appended to whichever list applies, so a deployment can use someone else's STUN
@@ -445,6 +452,7 @@ export function loadConfig(env: Env): ServerConfig {
     maxSocketsPerIp: readLimit(env, 'MAX_SOCKETS_PER_IP'),
     maxSockets: readLimit(env, 'MAX_SOCKETS'),
     roomCapacity: readLimit(env, 'ROOM_SIZE'),
+    maxFileBytes: readLimit(env, 'MAX_FILE_BYTES'),
     allowedOrigins: readAllowedOrigins(env),
     heartbeatIntervalMs: readLimit(env, 'HEARTBEAT_INTERVAL_MS'),
     logLevel: readLogLevel(env),

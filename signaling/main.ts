@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     maxSockets: config.maxSockets,
     maxSocketsPerIp: config.maxSocketsPerIp,
     roomCapacity: config.roomCapacity,
+    maxFileBytes: config.maxFileBytes,
     allowedOrigins: config.allowedOrigins,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     trustProxy: config.trustProxy,

@@ -2,6 +2,7 @@ import { EXAMPLE_LIMITS } from './testing/limits.ts';
 import { describe, expect, it } from 'vitest';
 import {
   CloseCode,
+  MAX_FILE_BYTES,
   parseClientMessage,
   parseIceServers,
   parseServerMessage,
@@ -122,10 +123,16 @@ describe('parseServerMessage', () => {
       { ...limits, rateBurst: 0 },
       { ...limits, rateBytesBurst: 1024 },
       { ...limits, rateMessagesPerS: 1.5 },
+      { ...limits, maxFileBytes: 0 },
+      { ...limits, maxFileBytes: '2GB' },
       null,
     ]) {
       expect(parseServerMessage(JSON.stringify({ ...hello, limits: bad }))).toBeNull();
     }
+    // A server from before issue #11 does not say how large a file may be: the default holds.
+    const { maxFileBytes: _unsaid, ...older } = limits;
+    const parsed = parseServerMessage(JSON.stringify({ ...hello, limits: older }));
+    expect(parsed).toEqual({ ...hello, limits: { ...older, maxFileBytes: MAX_FILE_BYTES } });
     const joined = {
       type: 'joined',
       room: ROOM,

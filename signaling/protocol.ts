@@ -38,6 +38,13 @@ export const ROOM_CAPACITY = 8;
 export const ROOM_SIZE_RANGE = [2, 16] as const;
 
 /**
+ * Largest file a page sends or accepts by default, bytes (`MAX_FILE_BYTES`; issue #11: "a
+ * configurable maximum file size (default 2 GiB)"). Files travel peer to peer; the server only
+ * tells pages the limit in `hello`.
+ */
+export const MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024;
+
+/**
  * What the server will accept from one socket, sent in `hello` so that the page sizes and paces
  * what it sends against the server it is actually talking to (issue #10) instead of being closed
  * with {@link CloseCode.RATE_LIMITED} or 1009. A rate of 0 means no limit.
@@ -55,6 +62,8 @@ export interface ServerLimits {
   rateBytesPerS: number;
   /** Bytes that may be sent at once, ≥ `maxFrameBytes`. */
   rateBytesBurst: number;
+  /** Largest file pages of this deployment send or accept, bytes (≥ 1; an older server: {@link MAX_FILE_BYTES}). */
+  maxFileBytes: number;
 }
 
 /**
@@ -359,6 +368,8 @@ export function parseServerLimits(value: unknown): ServerLimits | null {
   const rateBurst = count('rateBurst');
   const rateBytesPerS = count('rateBytesPerS');
   const rateBytesBurst = count('rateBytesBurst');
+  // Servers from before issue #11 do not say; their pages used the default.
+  const maxFileBytes = value.maxFileBytes === undefined ? MAX_FILE_BYTES : count('maxFileBytes');
   if (maxFrameBytes === null || maxFrameBytes < 1024) return null;
   if (roomSize === null || roomSize < ROOM_SIZE_RANGE[0] || roomSize > ROOM_SIZE_RANGE[1]) {
     return null;
@@ -367,7 +378,16 @@ export function parseServerLimits(value: unknown): ServerLimits | null {
   if (rateBytesPerS === null || rateBytesBurst === null || rateBytesBurst < maxFrameBytes) {
     return null;
   }
-  return { maxFrameBytes, roomSize, rateMessagesPerS, rateBurst, rateBytesPerS, rateBytesBurst };
+  if (maxFileBytes === null || maxFileBytes < 1) return null;
+  return {
+    maxFrameBytes,
+    roomSize,
+    rateMessagesPerS,
+    rateBurst,
+    rateBytesPerS,
+    rateBytesBurst,
+    maxFileBytes,
+  };
 }
 
 /**

@@ -56,6 +56,7 @@ export const SERVER_DEFAULTS = {
   staticDir: new URL('../dist/web', import.meta.url).pathname,
   heartbeatIntervalMs: DEFAULTS.HEARTBEAT_INTERVAL_MS,
   roomCapacity: DEFAULTS.ROOM_SIZE,
+  maxFileBytes: DEFAULTS.MAX_FILE_BYTES,
   maxFrameBytes: DEFAULTS.MAX_FRAME_BYTES,
   rateMessagesPerS: DEFAULTS.RATE_MESSAGES_PER_S,
   rateBurst: DEFAULTS.RATE_BURST,
@@ -104,6 +105,8 @@ export interface SignalingServerOptions {
   heartbeatIntervalMs?: number;
   /** [roomCapacity=8] People per room; a join beyond gets `room-full` and close 4003. */
   roomCapacity?: number;
+  /** [maxFileBytes=2 GiB] Largest file pages send or accept, bytes; told to pages in `hello`. */
+  maxFileBytes?: number;
   /** [maxFrameBytes=65536] Largest frame a socket may send, bytes; larger ones close it (1009). */
   maxFrameBytes?: number;
   /**
@@ -405,6 +408,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     rateBurst,
     rateBytesPerS,
     rateBytesBurst,
+    maxFileBytes: options.maxFileBytes ?? SERVER_DEFAULTS.maxFileBytes,
   };
   const metrics: SignalingMetrics = createMetrics();
   /** Every open socket, including replaced ones that are on their way out. */

@@ -8,4 +8,5 @@ export const EXAMPLE_LIMITS: ServerLimits = {
   rateBurst: 200,
   rateBytesPerS: 32768,
   rateBytesBurst: 262144,
+  maxFileBytes: 2 * 1024 * 1024 * 1024,
 };

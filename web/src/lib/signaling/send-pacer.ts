@@ -6,7 +6,7 @@
  * holds back what would overdraw them. A join into a full room is then only slower, never cut.
  * Pure: the clock is a parameter.
  */
-import type { ServerLimits } from '../../../../signaling/protocol.ts';
+import { MAX_FILE_BYTES, type ServerLimits } from '../../../../signaling/protocol.ts';
 import { TokenBucket } from '../../../../signaling/rate-limit.ts';
 
 /**
@@ -27,6 +27,7 @@ export const PRE_HELLO_LIMITS: ServerLimits = {
   rateBurst: 10,
   rateBytesPerS: 16 * 1024,
   rateBytesBurst: 16 * 1024,
+  maxFileBytes: MAX_FILE_BYTES,
 };
 
 /** Most frames held back at once; beyond it {@link SendPacer.enqueue} refuses. */

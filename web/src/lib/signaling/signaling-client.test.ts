@@ -9,6 +9,7 @@ const LIMITS: ServerLimits = {
   rateBurst: 10,
   rateBytesPerS: 32768,
   rateBytesBurst: 65536,
+  maxFileBytes: 1024 * 1024,
 };
 
 /** Just enough of a browser WebSocket: the test opens, feeds and closes it. */

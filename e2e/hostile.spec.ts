@@ -60,7 +60,8 @@ interface AttackReport {
 async function attack(page: Page): Promise<AttackReport> {
   return page.evaluate(async () => {
     const channels = (window as unknown as { __channels: RTCDataChannel[] }).__channels.filter(
-      (c) => c.readyState === 'open',
+      // The chat channels: the `files` channel (issue #11) has its own protocol and bounds.
+      (c) => c.readyState === 'open' && c.label !== 'files',
     );
     const hex16 = () =>
       Array.from({ length: 16 }, () => Math.floor(Math.random() * 16).toString(16)).join('');

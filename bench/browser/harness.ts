@@ -107,6 +107,8 @@ function linkEndpoint(initiator: boolean): Endpoint {
       states: () => {},
       candidateError: () => {},
       closed: () => {},
+      filesOpen: () => {},
+      fileData: () => {},
     },
   );
   return {

@@ -37,6 +37,8 @@ export class LinkPeer {
         },
         candidateError: () => {},
         closed: () => {},
+        filesOpen: () => {},
+        fileData: () => {},
       },
     );
   }

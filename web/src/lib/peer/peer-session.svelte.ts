@@ -56,6 +56,10 @@ export interface Link {
   signal(data: SignalData): void;
   /** One text message on the data channel; `false` when it is not open. */
   send(text: string): boolean;
+  /** One message on the `files` channel, after backpressure; `false` when it is not open. */
+  sendFile(data: string | ArrayBuffer): Promise<boolean>;
+  /** The other side's largest message, bytes; 0 before SCTP is up. */
+  readonly maxMessageSize: number;
   destroy(): void;
   /** `getStats()`; `null` once closed. */
   stats(): Promise<RTCStatsReport | null>;
@@ -90,6 +94,10 @@ export interface PeerDeps {
   closed(): void;
   /** One text message from this peer's data channel. */
   message(text: string): void;
+  /** The `files` channel to this peer opened (issue #11). */
+  filesOpened(): void;
+  /** One message of this peer's `files` channel. */
+  fileData(data: string | ArrayBuffer): void;
 }
 
 /** Health inputs of one connection attempt (see {@link linkHealth}). */
@@ -335,6 +343,22 @@ export class PeerSession {
     return attempt !== null && attempt.open && attempt.link.send(text);
   }
 
+  /**
+   * Writes one message to their `files` channel once it has room (rtc/peer.ts backpressure);
+   * `false` when no channel is open or it closed meanwhile.
+   */
+  sendFile(data: string | ArrayBuffer): Promise<boolean> {
+    const attempt = this.#attempt;
+    return attempt !== null && !attempt.ended
+      ? attempt.link.sendFile(data)
+      : Promise.resolve(false);
+  }
+
+  /** Largest message their side takes, bytes (0 when unknown). */
+  get maxMessageSize(): number {
+    return this.#attempt?.link.maxMessageSize ?? 0;
+  }
+
   /** This device's NAT report changed (or first exists): tell them. */
   natChanged(): void {
     this.#pushView(true);
@@ -520,6 +544,12 @@ export class PeerSession {
         },
         message: (text) => {
           if (current()) this.#deps.message(text);
+        },
+        filesOpen: () => {
+          if (current()) this.#deps.filesOpened();
+        },
+        fileData: (data) => {
+          if (current()) this.#deps.fileData(data);
         },
         states: (states) => {
           const attempt = current();

@@ -32,5 +32,7 @@ export function browserRoomDeps(): RoomDeps {
     probeNat: (iceServers) => probeNat(iceServers),
     testTurn: (iceServers) => testTurn(iceServers),
     userAgent: navigator.userAgent,
+    urlFor: (blob) => URL.createObjectURL(blob),
+    releaseUrl: (url) => URL.revokeObjectURL(url),
   };
 }

@@ -11,6 +11,7 @@
 import {
   CloseCode,
   describeClose,
+  MAX_FILE_BYTES,
   type IceServer,
   type PeerInfo,
   type ServerMessage,
@@ -30,6 +31,7 @@ import {
   type DiagnosticsExport,
 } from '../diagnostics/diagnostics-export.ts';
 import type { TimelineEntry } from '../diagnostics/timeline.ts';
+import { FileTransfers, type FileLine, type SendOutcome } from '../files/file-transfers.svelte.ts';
 import { classifyNat, type NatProbeInput, type NatReport } from '../nat/nat-classifier.ts';
 import {
   checkTurn,
@@ -83,6 +85,10 @@ export interface RoomDeps {
   testTurn(iceServers: readonly IceServer[]): Promise<TurnCheckInput>;
   /** For the export. */
   userAgent: string;
+  /** A URL to save a received file from (the page: `URL.createObjectURL`). */
+  urlFor(blob: Blob): string;
+  /** Gives back a URL made by {@link urlFor}. */
+  releaseUrl(url: string): void;
 }
 
 /** One person of the "People" list. */
@@ -138,6 +144,8 @@ export class RoomSession {
   #roomSize = $state(2);
   /** The server's largest frame, bytes (from `hello`). */
   #maxFrameBytes = 16 * 1024;
+  /** Largest file sent or accepted, bytes (from `hello`). */
+  #maxFileBytes = MAX_FILE_BYTES;
   #joinedWithOthers = $state(false);
   #messages = $state.raw<readonly ConversationEntry[]>([]);
   #durability = $state<Durability | null>(null);
@@ -180,6 +188,7 @@ export class RoomSession {
   readonly #resumeToken: string;
   #client: Signaling | null = null;
   #conversation: Conversation;
+  readonly #files: FileTransfers;
   /** Settles once the stored conversation is loaded; data-channel work queues behind it. */
   #loaded: Promise<void> = Promise.resolve();
   #writer: SnapshotWriter | null = null;
@@ -194,6 +203,45 @@ export class RoomSession {
     this.#resumeToken = resumeTokenFor(roomId, deps.tabStorage);
     this.#name = storedName(deps.deviceStorage);
     this.#conversation = new Conversation({ name: this.#name });
+    this.#files = new FileTransfers({
+      send: (peer, data) => this.#peers.get(peer)?.sendFile(data) ?? Promise.resolve(false),
+      maxMessageSize: (peer) => this.#peers.get(peer)?.maxMessageSize ?? 0,
+      nameOf: (peer) => this.#peers.get(peer)?.displayName ?? displayName(peer, undefined),
+      now: () => deps.now(),
+      wallClock: () => deps.wallClock(),
+      maxFileBytes: () => this.#maxFileBytes,
+      urlFor: (blob) => deps.urlFor(blob),
+      releaseUrl: (url) => deps.releaseUrl(url),
+    });
+  }
+
+  /** Files sent and received in the room (issue #11), oldest first. */
+  get files(): readonly FileLine[] {
+    return this.#files.lines;
+  }
+  /** Largest file sent or accepted here, bytes. */
+  get maxFileBytes(): number {
+    return this.#maxFileBytes;
+  }
+
+  /** Offers `files` to everyone in the room now; each goes to each person on their own channel. */
+  sendFiles(files: readonly File[]): SendOutcome {
+    return this.#files.send(
+      files,
+      this.#present.map((peer) => peer.id),
+    );
+  }
+  /** "Accept" on a received file's line. */
+  acceptFile(key: string): void {
+    this.#files.accept(key);
+  }
+  /** "Decline" on a received file's line. */
+  declineFile(key: string): void {
+    this.#files.decline(key);
+  }
+  /** "Cancel" on a file's line: a received one, or mine to `peer` (all recipients when omitted). */
+  cancelFile(key: string, peer?: string): void {
+    this.#files.cancel(key, peer);
   }
 
   get status(): Status {
@@ -405,6 +453,7 @@ export class RoomSession {
       clearInterval(this.#tickTimer);
       clearInterval(this.#pingTimer);
       for (const peer of this.#peers.values()) peer.destroy();
+      this.#files.stop();
       this.#client?.close();
       this.#client = null;
     };
@@ -461,6 +510,7 @@ export class RoomSession {
         this.#iceServers = message.iceServers;
         this.#roomSize = message.limits.roomSize;
         this.#maxFrameBytes = message.limits.maxFrameBytes;
+        this.#maxFileBytes = message.limits.maxFileBytes;
         if (!this.#natReport && !this.#natProbing) void this.#probeNat();
         return;
       case 'joined': {
@@ -541,7 +591,10 @@ export class RoomSession {
       closed: () => {
         this.#conversation.disconnect(id);
         this.#messages = this.#conversation.entries;
+        this.#files.disconnected(id);
       },
+      filesOpened: () => this.#files.connected(id),
+      fileData: (data) => this.#files.receive(id, data),
       message: (text) => {
         // Promise callbacks run in order, so messages keep theirs while the outbox loads.
         void this.#loaded.then(() =>

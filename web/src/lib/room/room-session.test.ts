@@ -45,6 +45,14 @@ class FakeLink implements Link {
     this.sent.push(text);
     return true;
   }
+  /** Messages written to the `files` channel. */
+  readonly fileSent: (string | ArrayBuffer)[] = [];
+  readonly maxMessageSize = 262144;
+  sendFile(data: string | ArrayBuffer): Promise<boolean> {
+    if (!this.open || this.destroyed) return Promise.resolve(false);
+    this.fileSent.push(data);
+    return Promise.resolve(true);
+  }
   destroy(): void {
     this.destroyed = true;
   }
@@ -161,6 +169,8 @@ function world(shared: Partial<Pick<World, 'store' | 'tab' | 'device'>> = {}): W
         elapsedMs: 0,
       }),
     userAgent: 'test',
+    urlFor: () => 'blob:test',
+    releaseUrl: () => undefined,
   };
   const session = new RoomSession(ROOM, deps);
   const stop = session.start();

@@ -7,6 +7,7 @@
  */
 import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import type { IceServer, SignalData } from '../../../../signaling/protocol.ts';
+import { FILES_CHANNEL_ID, FILES_CHANNEL_LABEL } from '../files/file-protocol.ts';
 
 /** The four state machines of an RTCPeerConnection (W3C webrtc-pc §4.3). */
 export interface PeerStates {
@@ -34,6 +35,10 @@ export interface PeerEvents {
   open(): void;
   /** One text message from the other peer. */
   message(text: string): void;
+  /** The `files` channel is open (issue #11): file frames can flow. */
+  filesOpen(): void;
+  /** One message of the `files` channel: a control frame (text) or a chunk (binary). */
+  fileData(data: string | ArrayBuffer): void;
   /** Any of the four states changed. */
   states(states: PeerStates): void;
   candidateError(error: CandidateError): void;
@@ -70,6 +75,9 @@ export class PeerLink {
   /** Settles the promise senders wait on in {@link PeerLink.sendWhenReady}; `null` if none. */
   #wakeSenders: (() => void) | null = null;
   #drained: Promise<void> | null = null;
+  /** The `files` data channel (issue #11), beside simple-peer's chat channel. */
+  readonly #files: RTCDataChannel;
+  readonly #filesGate: SendGate;
 
   constructor(options: PeerOptions, events: PeerEvents) {
     this.#peer = new SimplePeer({
@@ -108,6 +116,19 @@ export class PeerLink {
       finish({ code: error.code ?? 'ERR_UNKNOWN', message: error.message }),
     );
     this.#peer.on('close', () => finish(null));
+    // Negotiated out of band on both sides (file-protocol.ts FILES_CHANNEL_ID), so it rides the
+    // same SDP offer/answer as the chat channel and simple-peer never sees it.
+    this.#files = this.#pc.createDataChannel(FILES_CHANNEL_LABEL, {
+      negotiated: true,
+      id: FILES_CHANNEL_ID,
+    });
+    this.#files.binaryType = 'arraybuffer';
+    this.#filesGate = new SendGate(this.#files);
+    this.#files.addEventListener('open', () => events.filesOpen());
+    this.#files.addEventListener('message', (event: MessageEvent<string | ArrayBuffer>) =>
+      events.fileData(event.data),
+    );
+    this.#files.addEventListener('close', () => this.#filesGate.wake());
     const report = () => events.states(this.states);
     for (const type of [
       'icegatheringstatechange',
@@ -182,6 +203,24 @@ export class PeerLink {
     return this.send(text);
   }
 
+  /**
+   * Sends one message on the `files` channel once it has room, with the same marks and ordering
+   * as {@link sendWhenReady}. Resolves `false` (nothing sent) if that channel is not open or
+   * closes meanwhile; never "send queue is full".
+   */
+  sendFile(data: string | ArrayBuffer): Promise<boolean> {
+    return this.#filesGate.send(data);
+  }
+
+  /**
+   * Largest message the other side accepts, bytes (`RTCSctpTransport.maxMessageSize`,
+   * webrtc-pc §6.1.1, from their SDP's `a=max-message-size`, RFC 8841 §6); 0 before SCTP is up.
+   */
+  get maxMessageSize(): number {
+    const size = this.#pc.sctp?.maxMessageSize ?? 0;
+    return Number.isFinite(size) ? size : 0;
+  }
+
   /** One `getStats()` snapshot, or `null` once the connection is closed. */
   async stats(): Promise<RTCStatsReport | null> {
     if (this.#pc.signalingState === 'closed') return null;
@@ -194,6 +233,56 @@ export class PeerLink {
 
   /** Closes the connection; `closed` fires with `null` if it had not already. */
   destroy(): void {
+    this.#files.close();
     this.#peer.destroy();
+  }
+}
+
+/**
+ * Backpressure for one RTCDataChannel: sends wait while more than {@link SEND_BUFFER_HIGH_BYTES}
+ * are queued and resume at `bufferedamountlow` ({@link SEND_BUFFER_LOW_BYTES}); calls keep their
+ * order.
+ */
+class SendGate {
+  readonly #channel: RTCDataChannel;
+  #tail: Promise<unknown> = Promise.resolve();
+  #wake: (() => void) | null = null;
+
+  constructor(channel: RTCDataChannel) {
+    this.#channel = channel;
+    channel.bufferedAmountLowThreshold = SEND_BUFFER_LOW_BYTES;
+    channel.addEventListener('bufferedamountlow', () => this.wake());
+  }
+
+  /** Lets a waiting send look again (the queue drained, or the channel closed). */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  send(data: string | ArrayBuffer): Promise<boolean> {
+    const result = this.#tail.then(() => this.#sendNow(data));
+    this.#tail = result;
+    return result;
+  }
+
+  async #sendNow(data: string | ArrayBuffer): Promise<boolean> {
+    const channel = this.#channel;
+    while (channel.readyState === 'open' && channel.bufferedAmount > SEND_BUFFER_HIGH_BYTES) {
+      await new Promise<void>((resolve) => {
+        this.#wake = () => {
+          this.#wake = null;
+          resolve();
+        };
+      });
+    }
+    if (channel.readyState !== 'open') return false;
+    try {
+      // Both overloads exist; TypeScript wants one at a time.
+      if (typeof data === 'string') channel.send(data);
+      else channel.send(data);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

@@ -52,7 +52,12 @@ describe('progress words', () => {
   it('says how each side ended, naming the other person', () => {
     const row = { name: 'Bob', error: null, paused: false };
     expect(describeOutcome('out', { ...row, state: 'offered' })).toBe('Waiting for Bob to accept.');
-    expect(describeOutcome('out', { ...row, state: 'verified' })).toMatch(/Delivered to Bob/);
+    expect(describeOutcome('out', { ...row, state: 'verified' })).toBe(
+      'Delivered to Bob: their copy matches (SHA-256).',
+    );
+    expect(describeOutcome('out', { ...row, state: 'verified', resentBytes: 3_100_000 })).toBe(
+      'Delivered to Bob: their copy matches (SHA-256). The connection dropped on the way: 3.1 MB went twice.',
+    );
     expect(describeOutcome('in', { ...row, state: 'corrupt' })).toMatch(/cannot be saved/);
     expect(describeOutcome('out', { ...row, state: 'declined', error: 'too big' })).toBe(
       'Bob declined: too big',

@@ -75,7 +75,7 @@ export function describeProgress(
 /** What a file line says about one recipient's (or my received) copy, once it is not moving. */
 export function describeOutcome(
   direction: 'out' | 'in',
-  row: { name: string; state: string; error: string | null; paused: boolean },
+  row: { name: string; state: string; error: string | null; paused: boolean; resentBytes?: number },
 ): string {
   const mine = direction === 'out';
   switch (row.state) {
@@ -85,9 +85,10 @@ export function describeOutcome(
     case 'checking':
       return row.paused ? 'Waiting for the connection to come back.' : '';
     case 'verified':
-      return mine
-        ? `Delivered to ${row.name}: their copy matches (SHA-256).`
-        : 'Arrived intact: its SHA-256 matches the sender’s.';
+      if (!mine) return 'Arrived intact: its SHA-256 matches the sender’s.';
+      return row.resentBytes
+        ? `Delivered to ${row.name}: their copy matches (SHA-256). The connection dropped on the way: ${formatBytes(row.resentBytes)} went twice.`
+        : `Delivered to ${row.name}: their copy matches (SHA-256).`;
     case 'corrupt':
       return mine
         ? `Arrived corrupted at ${row.name}: the SHA-256 did not match.`

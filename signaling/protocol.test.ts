@@ -130,7 +130,8 @@ describe('parseServerMessage', () => {
       expect(parseServerMessage(JSON.stringify({ ...hello, limits: bad }))).toBeNull();
     }
     // A server from before issue #11 does not say how large a file may be: the default holds.
-    const { maxFileBytes: _unsaid, ...older } = limits;
+    const older: Partial<typeof limits> = { ...limits };
+    delete older.maxFileBytes;
     const parsed = parseServerMessage(JSON.stringify({ ...hello, limits: older }));
     expect(parsed).toEqual({ ...hello, limits: { ...older, maxFileBytes: MAX_FILE_BYTES } });
     const joined = {

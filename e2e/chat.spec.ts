@@ -23,13 +23,13 @@ test('two people create a room, join by link and chat both ways', async ({ brows
 
   // Alice types before Bob is there: the draft waits, it is not lost.
   await alice.getByRole('textbox', { name: 'Message' }).fill('hi bob');
-  await expect(alice.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await expect(alice.getByRole('button', { name: 'Send', exact: true })).toBeDisabled();
 
   await bob.goto(link);
   await expect(alice.getByRole('status')).toHaveText(/Connected/);
   await expect(bob.getByRole('status')).toHaveText(/Connected/);
 
-  await alice.getByRole('button', { name: 'Send' }).click();
+  await alice.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(bob.getByRole('list', { name: 'Messages' })).toContainText('hi bob');
   await expect(alice.getByRole('textbox', { name: 'Message' })).toHaveValue('');
 
@@ -51,7 +51,7 @@ test('two people create a room, join by link and chat both ways', async ({ brows
   await expect(panel.getByTestId('verdict')).toHaveText('Direct');
 
   // On the phone nothing runs off the side: wide tables scroll inside the panel, not the page.
-  await expect(bob.getByRole('button', { name: 'Send' })).toBeInViewport();
+  await expect(bob.getByRole('button', { name: 'Send', exact: true })).toBeInViewport();
   const pageWidth = await bob.evaluate(() => document.documentElement.scrollWidth);
   expect(pageWidth).toBeLessThanOrEqual(PHONE.width);
 });
@@ -105,7 +105,7 @@ test('three people chat in one room; one leaves, one reloads, a fourth finds it 
     await expect(carol.getByTestId('joined-late')).toBeVisible();
 
     await alice.getByRole('textbox', { name: 'Message' }).fill('hello both of you');
-    await alice.getByRole('button', { name: 'Send' }).click();
+    await alice.getByRole('button', { name: 'Send', exact: true }).click();
     for (const page of [bob, carol]) {
       const line = page.getByRole('list', { name: 'Messages' }).getByRole('listitem');
       await expect(line.filter({ hasText: 'hello both of you' })).toHaveCount(1);
@@ -131,7 +131,7 @@ test('three people chat in one room; one leaves, one reloads, a fourth finds it 
       await expect(people(page)).toHaveCount(3);
     }
     await carol.getByRole('textbox', { name: 'Message' }).fill('back again');
-    await carol.getByRole('button', { name: 'Send' }).click();
+    await carol.getByRole('button', { name: 'Send', exact: true }).click();
     for (const page of [alice, bob]) {
       await expect(
         page.getByRole('list', { name: 'Messages' }).getByRole('listitem').filter({

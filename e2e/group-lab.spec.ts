@@ -214,7 +214,7 @@ test('three homes, one room: each pair on its own path, each section true to its
   const said = (person: Person) => `hello everyone, from ${person.name}`;
   for (const me of people) {
     await me.page.getByRole('textbox', { name: 'Message' }).fill(said(me));
-    await me.page.getByRole('button', { name: 'Send' }).click();
+    await me.page.getByRole('button', { name: 'Send', exact: true }).click();
     for (const other of people.filter((person) => person !== me)) {
       await expect(lines(other.page, said(me))).toHaveCount(1);
       await expect(lines(other.page, said(me))).toContainText(me.name);

@@ -153,10 +153,10 @@ test('a hostile member cannot grow another page’s heap; the honest members cha
   // Nothing of the attack shows, and Alice and Carol chat on, both ways.
   await expect(alice.getByRole('list', { name: 'Messages' })).not.toContainText('xxxx');
   await carol.getByRole('textbox', { name: 'Message' }).fill('still here, Alice?');
-  await carol.getByRole('button', { name: 'Send' }).click();
+  await carol.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(alice.getByRole('list', { name: 'Messages' })).toContainText('still here, Alice?');
   await alice.getByRole('textbox', { name: 'Message' }).fill('yes, Carol');
-  await alice.getByRole('button', { name: 'Send' }).click();
+  await alice.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(carol.getByRole('list', { name: 'Messages' })).toContainText('yes, Carol');
   await expect(connectionTo(alice, 'Carol').getByTestId('verdict')).toHaveText('Direct');
 

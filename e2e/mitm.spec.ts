@@ -100,7 +100,7 @@ test('a signaling server that swaps the fingerprints shows the two people differ
     // Snapshots, not expect(...).toBeDisabled(), which waits until it holds.
     for (const page of [alice, bob]) {
       expect(await page.getByRole('status').textContent()).not.toMatch(/^Connected/);
-      expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Send', exact: true }).isDisabled()).toBe(true);
     }
     await new Promise((resolve) => setTimeout(resolve, NO_CHANNEL_CHECK_INTERVAL_MS));
   }
@@ -133,6 +133,6 @@ test('the same server passing everything on untouched shows both people the same
   expect(relay.relayedSdps).toBeGreaterThanOrEqual(2);
   expect(relay.forgedSdps).toBe(0);
   await alice.getByRole('textbox', { name: 'Message' }).fill('our codes match');
-  await alice.getByRole('button', { name: 'Send' }).click();
+  await alice.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(bob.getByRole('list', { name: 'Messages' })).toContainText('our codes match');
 });

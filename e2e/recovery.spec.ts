@@ -43,7 +43,7 @@ async function openRoom(lab: NatLab): Promise<{ alice: Page; bob: Page }> {
  */
 async function say(page: Page, text: string): Promise<void> {
   const box = page.getByRole('textbox', { name: 'Message' });
-  const send = page.getByRole('button', { name: 'Send' });
+  const send = page.getByRole('button', { name: 'Send', exact: true });
   await box.fill(text);
   const deadline = Date.now() + RECOVERY_TIMEOUT_MS;
   for (;;) {

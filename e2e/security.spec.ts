@@ -31,7 +31,7 @@ test('the app runs under its Content-Security-Policy without a violation', async
   await bob.goto(link);
   await expect(bob.getByRole('status')).toHaveText(/Connected/);
   await alice.getByRole('textbox', { name: 'Message' }).fill('under the policy');
-  await alice.getByRole('button', { name: 'Send' }).click();
+  await alice.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(bob.getByRole('list', { name: 'Messages' })).toContainText('under the policy');
   // The panel's export builds a download from a blob: allowed, and no violation.
   const download = alice.waitForEvent('download');

@@ -74,7 +74,7 @@ export async function meet(lab: NatLab, alice: Page, bob: Page): Promise<string>
 /** Sends `text` from one person and waits until the other sees it. */
 export async function say(from: Page, to: Page, text: string): Promise<void> {
   await from.getByRole('textbox', { name: 'Message' }).fill(text);
-  await from.getByRole('button', { name: 'Send' }).click();
+  await from.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(to.getByRole('list', { name: 'Messages' })).toContainText(text);
 }
 

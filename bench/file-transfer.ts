@@ -1,0 +1,248 @@
+/**
+ * File throughput and chat latency under load (issue #11), in the NAT lab (cone ↔ cone: a
+ * hole-punched direct path). Alice (host A) and Bob (host B) are in a room of the app.
+ *
+ * - Throughput: a file of `sizeMb` MB through the app (Bob's Accept → "Save" shown, which is after
+ *   the SHA-256 check) against a raw `RTCDataChannel` sending the same number of bytes in
+ *   messages of the app's chunk size with the same backpressure (wait for `bufferedamountlow`
+ *   above 1 MiB, threshold 256 KiB), on the same path in the same run: the raw bytes go over the
+ *   app's own `files` channel (Bob's page ignores them: their first byte is not the protocol
+ *   version), so both use one SCTP association and one candidate pair. Interleaved per round.
+ * - Chat latency: Alice sends a message every 100 ms through the page (the Message box and Send),
+ *   Bob's page notes when each line appears; p50/p99 idle and while a file moves. One clock: the
+ *   two browsers run on one machine.
+ *
+ * Run: `npx tsx bench/file-transfer.ts [rounds=3] [sizeMb=30]` as root, page built. Prints figures.
+ */
+import { chromium, type Browser, type Page } from '@playwright/test';
+import { randomBytes } from 'node:crypto';
+import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
+import { buildNatLab } from '../e2e/lab/nat-lab.ts';
+import { CHUNK_HEADER_BYTES } from '../web/src/lib/files/file-protocol.ts';
+import { CHUNK_BYTES } from '../web/src/lib/files/transfer.ts';
+import { summarize, type Summary } from './stats.ts';
+
+const APP_PORT = 8080;
+const STUN_PORT = 3478;
+const MB = 1_000_000;
+
+interface BenchWindow {
+  __files: RTCDataChannel[];
+  __got: number;
+  __latencies: number[];
+}
+
+/** Keeps the `files` channel of every peer connection the page makes. Call before `goto`. */
+async function newPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext();
+  await context.addInitScript('globalThis.__name = (f) => f;');
+  await context.addInitScript(() => {
+    const w = window as unknown as BenchWindow;
+    w.__files = [];
+    const Original = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Original {
+      override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
+        const channel = super.createDataChannel(label, init);
+        if (label === 'files') w.__files.push(channel);
+        return channel;
+      }
+    };
+  });
+  return context.newPage();
+}
+
+/** Raw: `total` bytes in `size`-byte binary messages over the live `files` channel. MB/s. */
+async function rawRound(alice: Page, bob: Page, size: number, total: number): Promise<number> {
+  await bob.evaluate(() => {
+    const w = window as unknown as BenchWindow;
+    w.__got = 0;
+    const channel = w.__files.at(-1)!;
+    channel.onmessage = (event: MessageEvent<ArrayBuffer | string>) => {
+      w.__got += typeof event.data === 'string' ? event.data.length : event.data.byteLength;
+    };
+  });
+  const started = Date.now();
+  await alice.evaluate(
+    async ([size, total]) => {
+      const channel = (window as unknown as BenchWindow).__files.at(-1)!;
+      // Zeros: the first byte is not FILE_PROTOCOL_VERSION, so the app drops each message.
+      const payload = new Uint8Array(size).buffer;
+      channel.bufferedAmountLowThreshold = 256 * 1024;
+      for (let sent = 0; sent < total; sent += size) {
+        if (channel.bufferedAmount > 1024 * 1024) {
+          await new Promise((resolve) =>
+            channel.addEventListener('bufferedamountlow', resolve, { once: true }),
+          );
+        }
+        channel.send(payload);
+      }
+    },
+    [size, total] as const,
+  );
+  await bob.waitForFunction((t) => (window as unknown as BenchWindow).__got >= t, total, {
+    timeout: 300_000,
+    polling: 20,
+  });
+  return total / MB / ((Date.now() - started) / 1000);
+}
+
+/** Alice sends `name` (`bytes`) through the page; Bob accepts. Accept → Save shown, MB/s. */
+async function appRound(alice: Page, bob: Page, name: string, bytes: Buffer): Promise<number> {
+  const chooser = alice.waitForEvent('filechooser');
+  await alice.getByRole('button', { name: 'Send file' }).click();
+  await (await chooser).setFiles({ name, mimeType: '', buffer: bytes });
+  const line = bob.getByRole('listitem', { name: `File ${name}` });
+  await line.getByRole('button', { name: 'Accept' }).click();
+  const started = Date.now();
+  await line.getByRole('link', { name: 'Save' }).waitFor({ timeout: 300_000 });
+  return bytes.length / MB / ((Date.now() - started) / 1000);
+}
+
+/** In Alice's page: sends `count` chat lines `ping <Date.now()>`, one per `everyMs`. */
+function pings([count, everyMs]: readonly [number, number]): Promise<void> {
+  return (async () => {
+    const box = document.querySelector<HTMLInputElement>('input[aria-label="Message"]')!;
+    for (let i = 0; i < count; i++) {
+      box.value = `ping ${Date.now()}`;
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+      box.form!.requestSubmit();
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+}
+
+/** In Bob's page: notes each `ping <t>` line's delay as it appears in Messages. */
+function watchPings(): void {
+  const w = window as unknown as BenchWindow;
+  w.__latencies = [];
+  const seen = new Set<string>();
+  const list = document.querySelector('[aria-label="Messages"]')!;
+  new MutationObserver(() => {
+    const now = Date.now();
+    for (const match of (list.textContent ?? '').matchAll(/ping (\d+)/g)) {
+      if (seen.has(match[1]!)) continue;
+      seen.add(match[1]!);
+      w.__latencies.push(now - Number(match[1]));
+    }
+  }).observe(list, { childList: true, subtree: true, characterData: true });
+}
+
+async function latencies(alice: Page, bob: Page, count: number): Promise<number[]> {
+  await bob.evaluate(watchPings);
+  await alice.evaluate(pings, [count, 100] as const);
+  await bob.waitForFunction(
+    (n) => (window as unknown as BenchWindow).__latencies.length >= n,
+    count,
+    { timeout: 60_000 },
+  );
+  return bob.evaluate(() => (window as unknown as BenchWindow).__latencies);
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+
+/** What the bench found. */
+export interface FileBenchResult {
+  /** Payload bytes per chunk message. */
+  chunkBytes: number;
+  app: Summary;
+  raw: Summary;
+  /** app median / raw median. */
+  ratio: number;
+  /** Chat latency, ms. */
+  idle: { p50: number; p99: number; count: number };
+  busy: { p50: number; p99: number; count: number };
+}
+
+export async function benchFileTransfer(
+  rounds: number,
+  sizeMb: number,
+  log: (line: string) => void,
+): Promise<FileBenchResult> {
+  const lab = await buildNatLab({ natA: 'cone', natB: 'cone', prefix: 'bf-' });
+  const browsers: Browser[] = [];
+  try {
+    const server = lab.spawn(lab.server.ns, ['node_modules/.bin/tsx', 'signaling/main.ts'], {
+      env: {
+        HOST: '0.0.0.0',
+        PORT: String(APP_PORT),
+        STUN_PORT: String(STUN_PORT),
+        LOG_LEVEL: 'warn',
+      },
+    });
+    try {
+      await lab.waitForTcp(lab.hosts.a.ns, lab.serverIp, APP_PORT);
+    } catch (error) {
+      throw new Error(`app server did not start:\n${lab.output(server)}`, { cause: error });
+    }
+    for (const host of [lab.hosts.a, lab.hosts.b]) {
+      browsers.push(
+        await chromium.launch({ executablePath: host.chromiumWrapper, args: CHROMIUM_ARGS }),
+      );
+    }
+    const alice = await newPage(browsers[0]!);
+    const bob = await newPage(browsers[1]!);
+    await alice.goto(`http://${lab.serverIp}:${APP_PORT}/`);
+    await alice.getByRole('button', { name: 'Create room' }).click();
+    await bob.goto(await alice.getByRole('textbox', { name: 'Room link' }).inputValue());
+    for (const page of [alice, bob]) {
+      await page.getByRole('status').filter({ hasText: 'Connected directly' }).waitFor();
+    }
+    const total = sizeMb * MB;
+    const bytes = randomBytes(total);
+    // Chromium's maxMessageSize is 256 KiB: the app's chunk is CHUNK_BYTES (chunkBytesFor).
+    const chunkBytes = CHUNK_BYTES;
+    const app: number[] = [];
+    const raw: number[] = [];
+    await rawRound(alice, bob, chunkBytes + CHUNK_HEADER_BYTES, 4 * MB); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      raw.push(await rawRound(alice, bob, chunkBytes + CHUNK_HEADER_BYTES, total));
+      app.push(await appRound(alice, bob, `r${round}.bin`, bytes));
+      log(
+        `round ${round + 1}: raw ${raw.at(-1)!.toFixed(1)} MB/s, app ${app.at(-1)!.toFixed(1)} MB/s`,
+      );
+    }
+    const idle = await latencies(alice, bob, 50);
+    // Chat while a file moves: Bob accepts, then the pings start.
+    const chooser = alice.waitForEvent('filechooser');
+    await alice.getByRole('button', { name: 'Send file' }).click();
+    await (await chooser).setFiles({ name: 'busy.bin', mimeType: '', buffer: bytes });
+    const line = bob.getByRole('listitem', { name: 'File busy.bin' });
+    await line.getByRole('button', { name: 'Accept' }).click();
+    await line.getByRole('progressbar').waitFor();
+    const busyCount = 30;
+    const busy = await latencies(alice, bob, busyCount);
+    const stillMoving = (await line.getByRole('link', { name: 'Save' }).count()) === 0;
+    const result: FileBenchResult = {
+      chunkBytes,
+      app: summarize(app),
+      raw: summarize(raw),
+      ratio: 0,
+      idle: { p50: percentile(idle, 50), p99: percentile(idle, 99), count: idle.length },
+      busy: { p50: percentile(busy, 50), p99: percentile(busy, 99), count: busy.length },
+    };
+    result.ratio = result.app.median / result.raw.median;
+    log(
+      `${sizeMb} MB, chunk ${chunkBytes} B: app median ${result.app.median.toFixed(1)} MB/s ` +
+        `(${result.app.min.toFixed(1)}–${result.app.max.toFixed(1)}), raw median ${result.raw.median.toFixed(1)} MB/s ` +
+        `(${result.raw.min.toFixed(1)}–${result.raw.max.toFixed(1)}), ${result.ratio.toFixed(2)}×`,
+    );
+    log(
+      `chat latency: idle p50 ${result.idle.p50} ms p99 ${result.idle.p99} ms (n=${idle.length}); ` +
+        `during a transfer p50 ${result.busy.p50} ms p99 ${result.busy.p99} ms (n=${busy.length}` +
+        `${stillMoving ? ', the file still moving at the last one' : ', the file finished before the last one'})`,
+    );
+    return result;
+  } finally {
+    for (const browser of browsers) await browser.close();
+    await lab.teardown();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rounds = Number(process.argv[2] ?? 3);
+  const sizeMb = Number(process.argv[3] ?? 30);
+  await benchFileTransfer(rounds, sizeMb, (line) => console.log(line));
+}

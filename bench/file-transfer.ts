@@ -30,6 +30,7 @@ interface BenchWindow {
   __files: RTCDataChannel[];
   __got: number;
   __latencies: number[];
+  __watch?: MutationObserver;
 }
 
 /** Keeps the `files` channel of every peer connection the page makes. Call before `goto`. */
@@ -115,16 +116,19 @@ function pings([count, everyMs]: readonly [number, number]): Promise<void> {
 function watchPings(): void {
   const w = window as unknown as BenchWindow;
   w.__latencies = [];
-  const seen = new Set<string>();
   const list = document.querySelector('[aria-label="Messages"]')!;
-  new MutationObserver(() => {
+  // Lines already shown (an earlier phase's) are not news.
+  const seen = new Set([...(list.textContent ?? '').matchAll(/ping (\d+)/g)].map((m) => m[1]!));
+  w.__watch?.disconnect();
+  w.__watch = new MutationObserver(() => {
     const now = Date.now();
     for (const match of (list.textContent ?? '').matchAll(/ping (\d+)/g)) {
       if (seen.has(match[1]!)) continue;
       seen.add(match[1]!);
       w.__latencies.push(now - Number(match[1]));
     }
-  }).observe(list, { childList: true, subtree: true, characterData: true });
+  });
+  w.__watch.observe(list, { childList: true, subtree: true, characterData: true });
 }
 
 async function latencies(alice: Page, bob: Page, count: number): Promise<number[]> {

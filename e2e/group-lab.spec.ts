@@ -7,6 +7,8 @@
  * and messages reach everyone once.
  */
 import type { Page } from '@playwright/test';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { startCoturn } from './lab/coturn.ts';
 import { expect, test } from './lab/fixture.ts';
 import type { LabHost } from './lab/nat-lab.ts';
@@ -225,6 +227,31 @@ test('three homes, one room: each pair on its own path, each section true to its
   // Once more after everyone spoke: a duplicate would have had time to arrive by now.
   for (const me of people) {
     for (const person of people) await expect(lines(me.page, said(person))).toHaveCount(1);
+  }
+
+  // One file from Alice reaches both others (issue #11), each over their own path: Bob's direct,
+  // Carol's through the relay; both saved copies have Alice's SHA-256.
+  const original = randomBytes(5_000_000);
+  const chooser = alice.page.waitForEvent('filechooser');
+  await alice.page.getByRole('button', { name: 'Send file' }).click();
+  await (await chooser).setFiles({ name: 'for-both.bin', mimeType: '', buffer: original });
+  const fileLine = (page: Page) =>
+    page
+      .getByRole('list', { name: 'Messages' })
+      .getByRole('listitem', { name: 'File for-both.bin' });
+  for (const person of [bob, carol]) {
+    await fileLine(person.page).getByRole('button', { name: 'Accept' }).click();
+  }
+  for (const person of [bob, carol]) {
+    const save = fileLine(person.page).getByRole('link', { name: 'Save' });
+    await expect(save).toBeVisible({ timeout: 60_000 });
+    const download = person.page.waitForEvent('download');
+    await save.click();
+    const copy = await readFile(await (await download).path());
+    expect(createHash('sha256').update(copy).digest('hex')).toBe(
+      createHash('sha256').update(original).digest('hex'),
+    );
+    await expect(fileLine(alice.page)).toContainText(`Delivered to ${person.name}`);
   }
 
   const header = 'who → whom | verdict | selected pair (local ↔ remote), browser getStats()';

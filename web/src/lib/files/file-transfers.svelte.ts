@@ -124,7 +124,8 @@ interface Recipient {
 
 interface Outgoing {
   id: string;
-  file: Blob;
+  /** The picked file; let go once every recipient's transfer is final (nothing more is read). */
+  file: Blob | null;
   offer: Omit<FileOfferFrame, 'id'>;
   at: number;
   hash: FrontierHash;
@@ -431,6 +432,16 @@ export class FileTransfers {
         recipient.again = false;
         await this.#sendWhatWeMay(out, peer, recipient);
       }
+    } catch (error) {
+      // The file could not be read (moved, deleted or changed on disk: NotReadableError).
+      const why = error instanceof Error ? error.message : String(error);
+      this.#reply(
+        peer,
+        recipient.transfer.cancel(
+          `This page could not read the file (${why}).`,
+          'The sender could not read the file.',
+        ),
+      );
     } finally {
       recipient.pumping = false;
     }
@@ -468,6 +479,7 @@ export class FileTransfers {
       return block.bytes.subarray(start, start + range.length);
     }
     const end = Math.min(out.offer.size, range.offset + Math.max(READ_BYTES, range.length));
+    if (!out.file) throw new Error('a finished file was read again');
     const bytes = new Uint8Array(await out.file.slice(range.offset, end).arrayBuffer());
     out.hash.feed(range.offset, bytes);
     recipient.block = { offset: range.offset, bytes };
@@ -482,6 +494,11 @@ export class FileTransfers {
     clearTimeout(this.#refreshTimer);
     this.#refreshTimer = undefined;
     if (this.#stopped) return;
+    for (const out of this.#outgoing.values()) {
+      if (out.file && [...out.recipients.values()].every((r) => isFinal(r.transfer.state))) {
+        out.file = null;
+      }
+    }
     const now = this.#deps.now();
     const lines: FileLine[] = [];
     for (const out of this.#outgoing.values()) {

@@ -223,6 +223,30 @@ describe('FileTransfers between two pages', () => {
     expect(decodeChunk(encodeChunk(id, 0, new Uint8Array(1)))?.id).toBe(id);
   });
 
+  it('ends the transfer with words when the file cannot be read any more', async () => {
+    const pair = new Pair();
+    pair.connect();
+    // A picked file that was deleted or changed on disk: reading it rejects (NotReadableError).
+    const gone = {
+      name: 'gone.txt',
+      size: 5000,
+      type: 'text/plain',
+      slice: () => ({ arrayBuffer: () => Promise.reject(new Error('NotReadableError')) }),
+    } as unknown as File;
+    pair.alice.send([gone], [BOB]);
+    await pair.flush();
+    pair.bob.accept(incoming(pair).key);
+    await pair.flush();
+    expect(outgoing(pair).rows[0]).toMatchObject({
+      state: 'cancelled',
+      error: 'This page could not read the file (NotReadableError).',
+    });
+    expect(incoming(pair).rows[0]).toMatchObject({
+      state: 'cancelled',
+      error: 'The sender could not read the file.',
+    });
+  });
+
   it('lets either side cancel, and the other side is told', async () => {
     const pair = new Pair();
     pair.connect();

@@ -19,12 +19,11 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
 import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab } from '../e2e/lab/nat-lab.ts';
+import { APP_PORT, startApp } from '../e2e/support/people.ts';
 import { CHUNK_HEADER_BYTES } from '../web/src/lib/files/file-protocol.ts';
 import { CHUNK_BYTES } from '../web/src/lib/files/transfer.ts';
 import { summarize, type Summary } from './stats.ts';
 
-const APP_PORT = 8080;
-const STUN_PORT = 3478;
 const MB = 1_000_000;
 
 interface BenchWindow {
@@ -169,19 +168,8 @@ export async function benchFileTransfer(
   const lab = await buildNatLab({ natA: 'cone', natB: 'cone', prefix: 'bf-' });
   const browsers: Browser[] = [];
   try {
-    const server = lab.spawn(lab.server.ns, ['node_modules/.bin/tsx', 'signaling/main.ts'], {
-      env: {
-        HOST: '0.0.0.0',
-        PORT: String(APP_PORT),
-        STUN_PORT: String(STUN_PORT),
-        LOG_LEVEL: 'warn',
-      },
-    });
-    try {
-      await lab.waitForTcp(lab.hosts.a.ns, lab.serverIp, APP_PORT);
-    } catch (error) {
-      throw new Error(`app server did not start:\n${lab.output(server)}`, { cause: error });
-    }
+    // The app as `npm start` runs it, as the lab e2e specs start it.
+    await startApp(lab, { LOG_LEVEL: 'warn' });
     for (const host of [lab.hosts.a, lab.hosts.b]) {
       browsers.push(
         await chromium.launch({ executablePath: host.chromiumWrapper, args: CHROMIUM_ARGS }),

@@ -12,10 +12,9 @@
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab } from '../e2e/lab/nat-lab.ts';
+import { APP_PORT, APP_STUN_PORT, startApp } from '../e2e/support/people.ts';
 import { summarize, type Summary } from './stats.ts';
 
-const APP_PORT = 8080;
-const STUN_PORT = 3478;
 const OPEN_TIMEOUT_MS = 60_000;
 
 /** Runs in the page: resolves once every one of `count` timelines lists "Data channel open". */
@@ -209,19 +208,8 @@ export async function benchGroupJoin(
   const lab = await buildNatLab({ natA: 'cone', natB: 'cone', prefix: 'bj-' });
   const browsers: Browser[] = [];
   try {
-    const server = lab.spawn(lab.server.ns, ['node_modules/.bin/tsx', 'signaling/main.ts'], {
-      env: {
-        HOST: '0.0.0.0',
-        PORT: String(APP_PORT),
-        STUN_PORT: String(STUN_PORT),
-        LOG_LEVEL: 'warn',
-      },
-    });
-    try {
-      await lab.waitForTcp(lab.hosts.a.ns, lab.serverIp, APP_PORT);
-    } catch (error) {
-      throw new Error(`app server did not start:\n${lab.output(server)}`, { cause: error });
-    }
+    // The app as `npm start` runs it, as the lab e2e specs start it.
+    await startApp(lab, { LOG_LEVEL: 'warn' });
     const launch = async (wrapper: string) => {
       const browser = await chromium.launch({ executablePath: wrapper, args: CHROMIUM_ARGS });
       browsers.push(browser);
@@ -230,7 +218,7 @@ export async function benchGroupJoin(
     const a = await launch(lab.hosts.a.chromiumWrapper);
     const b = await launch(lab.hosts.b.chromiumWrapper);
     const base = `http://${lab.serverIp}:${APP_PORT}/`;
-    const stun = `stun:${lab.serverIp}:${STUN_PORT}`;
+    const stun = `stun:${lab.serverIp}:${APP_STUN_PORT}`;
     const rows: GroupJoinRow[] = [];
     for (let k = 1; k <= maxK; k++) {
       const app: number[] = [];

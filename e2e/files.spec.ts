@@ -6,6 +6,7 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { heapUsed } from './support/heap.ts';
 import { startLoopbackApp } from './support/loopback-app.ts';
 import { setName } from './support/people.ts';
 
@@ -42,15 +43,6 @@ const fileLine = (page: Page, name: string) =>
   page.getByRole('list', { name: 'Messages' }).getByRole('listitem', { name: `File ${name}` });
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-
-/** JS heap in use by `page`'s renderer, bytes (after a GC when `gc`). */
-async function heapUsed(page: Page, gc = false): Promise<number> {
-  const cdp = await page.context().newCDPSession(page);
-  if (gc) await cdp.send('HeapProfiler.collectGarbage');
-  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-  await cdp.detach();
-  return usedSize;
-}
 
 test('a 20 MB file goes from Alice to Bob, who accepts, and saves a copy with the same SHA-256', async ({
   browser,

@@ -7,6 +7,7 @@
  * that the honest members' chat goes on.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
+import { heapUsed } from './support/heap.ts';
 import { connectionTo, setName } from './support/people.ts';
 
 /** The victim's JS heap may grow by at most this, bytes, after GC (the bounds hold 1 MiB). */
@@ -34,16 +35,6 @@ async function keepDataChannels(page: Page): Promise<void> {
       }
     };
   });
-}
-
-/** JS heap in use by `page`'s renderer after a full GC, bytes. */
-async function heapAfterGc(page: Page): Promise<number> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('HeapProfiler.collectGarbage');
-  await cdp.send('HeapProfiler.collectGarbage');
-  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-  await cdp.detach();
-  return usedSize;
 }
 
 interface AttackReport {
@@ -130,7 +121,7 @@ test('a hostile member cannot grow another page’s heap; the honest members cha
   await expect(connectionTo(carol, 'Mallory').getByTestId('verdict')).toHaveText('Direct');
   await expect(connectionTo(alice, 'Carol').getByTestId('verdict')).toHaveText('Direct');
 
-  const before = await heapAfterGc(alice);
+  const before = await heapUsed(alice, true);
   const report = await attack(mallory);
   // The victims stop listening and say so, in Mallory's connection region.
   for (const victim of [alice, carol]) {
@@ -139,7 +130,7 @@ test('a hostile member cannot grow another page’s heap; the honest members cha
       'stopped listening',
     );
   }
-  const after = await heapAfterGc(alice);
+  const after = await heapUsed(alice, true);
   const growth = after - before;
   console.log(
     `hostile member: ${report.framesWritten} frames written on ${report.channels} channels ` +

@@ -225,7 +225,7 @@ export class FileTransfers {
         };
         this.#outgoing.set(id, out);
         for (const [peer, recipient] of out.recipients) {
-          if (this.#open.has(peer)) this.#offer(out, peer, recipient);
+          if (this.#open.has(peer)) this.#reply(peer, recipient.transfer.reopened(out.offer));
         }
         outcome.sent.push(name);
       }
@@ -238,12 +238,14 @@ export class FileTransfers {
   accept(key: string): void {
     const entry = this.#incoming.get(key.slice(3));
     if (entry) this.#reply(entry.peer, entry.transfer.accept());
+    this.#refresh();
   }
 
   /** The person declines a received file. */
   decline(key: string): void {
     const entry = this.#incoming.get(key.slice(3));
     if (entry) this.#reply(entry.peer, entry.transfer.decline());
+    this.#refresh();
   }
 
   /** The person cancels a file: a received one, or mine to one recipient (`peer`). */
@@ -251,6 +253,7 @@ export class FileTransfers {
     if (key.startsWith('in:')) {
       const entry = this.#incoming.get(key.slice(3));
       if (entry) this.#reply(entry.peer, entry.transfer.cancel('The recipient cancelled.'));
+      this.#refresh();
       return;
     }
     const out = this.#outgoing.get(key.slice(4));
@@ -269,6 +272,8 @@ export class FileTransfers {
       const recipient = out.recipients.get(peer);
       if (recipient) this.#reply(peer, recipient.transfer.reopened(out.offer));
     }
+    // A received file from them no longer shows as waiting for the connection.
+    this.#refresh();
   }
 
   /** `peer`'s channel closed: their transfers pause until it reopens. */
@@ -342,6 +347,8 @@ export class FileTransfers {
         if (recipient) {
           this.#outcome(peer, recipient, recipient.transfer.ack(frame.upTo));
           recipient.rate.add(this.#deps.now(), recipient.transfer.acked);
+          // Progress alone waits for the next scheduled view; a failed ack shows at once.
+          if (isFinal(recipient.transfer.state)) break;
           this.#scheduleRefresh();
           return;
         }
@@ -409,14 +416,9 @@ export class FileTransfers {
     else this.#scheduleRefresh();
   }
 
-  #offer(out: Outgoing, peer: string, recipient: Recipient): void {
-    const offer = recipient.transfer.offer(out.offer);
-    if (offer) this.#reply(peer, [offer]);
-  }
-
+  /** Writes control frames to `peer`; the caller refreshes the view for what changed. */
   #reply(peer: string, frames: readonly FileFrame[]): void {
     for (const frame of frames) void this.#deps.send(peer, encodeFileFrame(frame));
-    this.#refresh();
   }
 
   /**
@@ -442,6 +444,7 @@ export class FileTransfers {
           'The sender could not read the file.',
         ),
       );
+      this.#refresh();
     } finally {
       recipient.pumping = false;
     }
@@ -460,6 +463,7 @@ export class FileTransfers {
           const sha256 = out.hash.hex;
           if (sha256 === null) throw new Error('every byte was sent but the hash is incomplete');
           this.#reply(peer, [{ t: 'file-done', id: out.id, sha256 }]);
+          this.#refresh();
         }
         return;
       }

@@ -4,6 +4,8 @@
  * managers and network tools show them.
  */
 
+import type { TransferState } from './transfer.ts';
+
 /** How far back a rate looks, ms: long enough to smooth SCTP's bursts, short enough to follow a change. */
 export const RATE_WINDOW_MS = 3000;
 
@@ -75,7 +77,13 @@ export function describeProgress(
 /** What a file line says about one recipient's (or my received) copy, once it is not moving. */
 export function describeOutcome(
   direction: 'out' | 'in',
-  row: { name: string; state: string; error: string | null; paused: boolean; resentBytes?: number },
+  row: {
+    name: string;
+    state: TransferState;
+    error: string | null;
+    paused: boolean;
+    resentBytes?: number;
+  },
 ): string {
   const mine = direction === 'out';
   switch (row.state) {
@@ -101,7 +109,5 @@ export function describeOutcome(
       return `Cancelled: ${row.error ?? ''}`.trim();
     case 'failed':
       return `Failed: ${row.error ?? 'the transfer broke the file protocol.'}`;
-    default:
-      return '';
   }
 }

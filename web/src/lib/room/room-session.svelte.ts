@@ -219,10 +219,6 @@ export class RoomSession {
   get files(): readonly FileLine[] {
     return this.#files.lines;
   }
-  /** Largest file sent or accepted here, bytes. */
-  get maxFileBytes(): number {
-    return this.#maxFileBytes;
-  }
 
   /** Offers `files` to everyone in the room now; each goes to each person on their own channel. */
   sendFiles(files: readonly File[]): SendOutcome {

@@ -72,9 +72,8 @@ export class PeerLink {
   readonly #pc: RTCPeerConnection;
   readonly #createdAt = performance.now();
   #closed = false;
-  /** Settles the promise senders wait on in {@link PeerLink.sendWhenReady}; `null` if none. */
-  #wakeSenders: (() => void) | null = null;
-  #drained: Promise<void> | null = null;
+  /** Backpressure of the chat channel, once it is open ({@link sendWhenReady}). */
+  #chatGate: SendGate | null = null;
   /** The `files` data channel (issue #11), beside simple-peer's chat channel. */
   readonly #files: RTCDataChannel;
   readonly #filesGate: SendGate;
@@ -98,9 +97,7 @@ export class PeerLink {
     this.#peer.on('signal', (data) => events.signal(data as SignalData));
     this.#peer.on('connect', () => {
       // simple-peer keeps its RTCDataChannel in `_channel`; its own threshold serves `write()`.
-      const channel = this.#peer._channel;
-      channel.bufferedAmountLowThreshold = SEND_BUFFER_LOW_BYTES;
-      channel.addEventListener('bufferedamountlow', () => this.#wakeSenders?.());
+      this.#chatGate = new SendGate(this.#peer._channel);
       events.open();
     });
     this.#peer.on('data', (chunk: string | Uint8Array) =>
@@ -109,7 +106,7 @@ export class PeerLink {
     const finish = (error: { code: string; message: string } | null) => {
       if (this.#closed) return;
       this.#closed = true;
-      this.#wakeSenders?.();
+      this.#chatGate?.wake();
       events.closed(error);
     };
     this.#peer.on('error', (error: Error & { code?: string }) =>
@@ -128,7 +125,6 @@ export class PeerLink {
     this.#files.addEventListener('message', (event: MessageEvent<string | ArrayBuffer>) =>
       events.fileData(event.data),
     );
-    this.#files.addEventListener('close', () => this.#filesGate.wake());
     const report = () => events.states(this.states);
     for (const type of [
       'icegatheringstatechange',
@@ -185,27 +181,14 @@ export class PeerLink {
    * their order: a call made while others wait queues behind them. Resolves `false` (nothing
    * sent) if the channel is not open or closes meanwhile.
    */
-  async sendWhenReady(text: string): Promise<boolean> {
-    while (
-      !this.#closed &&
-      this.#peer.connected &&
-      (this.#drained !== null || this.bufferedAmount > SEND_BUFFER_HIGH_BYTES)
-    ) {
-      this.#drained ??= new Promise((resolve) => {
-        this.#wakeSenders = () => {
-          this.#drained = null;
-          this.#wakeSenders = null;
-          resolve();
-        };
-      });
-      await this.#drained;
-    }
-    return this.send(text);
+  sendWhenReady(text: string): Promise<boolean> {
+    if (this.#closed || !this.#chatGate) return Promise.resolve(false);
+    return this.#chatGate.send(text);
   }
 
   /**
-   * Sends one message on the `files` channel once it has room, with the same marks and ordering
-   * as {@link sendWhenReady}. Resolves `false` (nothing sent) if that channel is not open or
+   * Sends one message on the `files` channel once it has room, through the same backpressure as
+   * {@link sendWhenReady}. Resolves `false` (nothing sent) if that channel is not open or
    * closes meanwhile; never "send queue is full".
    */
   sendFile(data: string | ArrayBuffer): Promise<boolean> {
@@ -239,9 +222,10 @@ export class PeerLink {
 }
 
 /**
- * Backpressure for one RTCDataChannel: sends wait while more than {@link SEND_BUFFER_HIGH_BYTES}
- * are queued and resume at `bufferedamountlow` ({@link SEND_BUFFER_LOW_BYTES}); calls keep their
- * order.
+ * Backpressure for one RTCDataChannel (the chat channel and the `files` channel alike): sends
+ * wait while more than {@link SEND_BUFFER_HIGH_BYTES} are queued and resume at
+ * `bufferedamountlow` ({@link SEND_BUFFER_LOW_BYTES}) or when the channel closes; calls keep their
+ * order. A send resolves `false` (nothing sent) once the channel is not open.
  */
 class SendGate {
   readonly #channel: RTCDataChannel;
@@ -252,6 +236,7 @@ class SendGate {
     this.#channel = channel;
     channel.bufferedAmountLowThreshold = SEND_BUFFER_LOW_BYTES;
     channel.addEventListener('bufferedamountlow', () => this.wake());
+    channel.addEventListener('close', () => this.wake());
   }
 
   /** Lets a waiting send look again (the queue drained, or the channel closed). */

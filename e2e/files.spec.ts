@@ -127,6 +127,31 @@ test('Bob declines one file; each side cancels another while it moves', async ({
   await expect(alice.getByRole('list', { name: 'Messages' })).toContainText('no thanks');
 });
 
+test('files dropped onto the chat are offered like picked ones', async ({ browser }) => {
+  const [alice, bob] = await Promise.all([person(browser), person(browser)]);
+  await room(alice, [bob]);
+  const dataTransfer = await alice.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(['first dropped'], 'one.txt', { type: 'text/plain' }));
+    transfer.items.add(new File(['second dropped'], 'two.txt', { type: 'text/plain' }));
+    return transfer;
+  });
+  const chat = alice.getByRole('group', { name: 'Chat' });
+  await chat.dispatchEvent('dragover', { dataTransfer });
+  await chat.dispatchEvent('drop', { dataTransfer });
+  for (const [name, text] of [
+    ['one.txt', 'first dropped'],
+    ['two.txt', 'second dropped'],
+  ] as const) {
+    const line = fileLine(bob, name);
+    await expect(line).toContainText('text/plain');
+    await line.getByRole('button', { name: 'Accept' }).click();
+    const download = bob.waitForEvent('download');
+    await line.getByRole('link', { name: 'Save' }).click();
+    expect((await readFile(await (await download).path())).toString()).toBe(text);
+  }
+});
+
 test('a byte flipped on the receive path shows the SHA-256 mismatch and offers no save', async ({
   browser,
 }) => {

@@ -1,5 +1,17 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultIceServers, loadConfig, parseOrigin } from './config.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  defaultIceServers,
+  loadConfig,
+  parseOrigin,
+  readTlsCredentials,
+  serverSettings,
+  type TlsFiles,
+} from './config.ts';
 
 const TURN_URLS = 'turn:203.0.113.20:3478?transport=udp,turn:203.0.113.20:3478?transport=tcp';
 const SECRET = 'lab-secret-do-not-leak';
@@ -39,6 +51,8 @@ describe('loadConfig', () => {
       heartbeatIntervalMs: 15000,
       logLevel: 'info',
       trustProxy: false,
+      tlsFiles: null,
+      redisUrl: null,
     });
   });
 
@@ -68,6 +82,9 @@ describe('loadConfig', () => {
       HEARTBEAT_INTERVAL_MS: '5000',
       LOG_LEVEL: 'DEBUG',
       TRUST_PROXY: '1',
+      TLS_CERT: '/etc/chat/cert.pem',
+      TLS_KEY: '/etc/chat/key.pem',
+      REDIS_URL: ' redis://chat:pw@redis.internal:6380/2 ',
     });
     expect(config).toEqual({
       host: '127.0.0.1',
@@ -97,7 +114,49 @@ describe('loadConfig', () => {
       heartbeatIntervalMs: 5000,
       logLevel: 'debug',
       trustProxy: true,
+      tlsFiles: { certPath: '/etc/chat/cert.pem', keyPath: '/etc/chat/key.pem' },
+      redisUrl: 'redis://chat:pw@redis.internal:6380/2',
     });
+  });
+
+  it('hands createSignalingServer its settings and nothing that is only for main.ts', () => {
+    const options = serverSettings(loadConfig({ MAX_SOCKETS: '7', TRUST_PROXY: '1' }));
+    expect(options).toMatchObject({ maxSockets: 7, trustProxy: true, stunPort: 3478 });
+    for (const own of ['host', 'port', 'logLevel', 'tlsFiles', 'redisUrl']) {
+      expect(options).not.toHaveProperty(own);
+    }
+  });
+
+  it.each([
+    'redis://localhost',
+    'redis://localhost:6379/0',
+    'rediss://default:s3cret@redis.example.org:6380',
+    'redis://[::1]:6379',
+  ])('takes REDIS_URL=%s as written', (url) => {
+    expect(loadConfig({ REDIS_URL: url }).redisUrl).toBe(url);
+  });
+
+  it.each([
+    'localhost:6379',
+    'http://user:hunter2@redis.example.org',
+    'redis://user:hunter2@',
+    'redis://user:hunter2@redis.example.org/zero',
+    'redis://user:hunter2@redis.example.org:port',
+  ])('rejects REDIS_URL=%s without quoting it', (url) => {
+    const error = configError({ REDIS_URL: url });
+    expect(error.variable).toBe('REDIS_URL');
+    expect(error.message).toMatch(/^REDIS_URL: .*expected redis:\/\//);
+    expect(error.message).not.toContain('hunter2');
+    expect(error.message).not.toContain(url);
+  });
+
+  it('takes TLS_CERT and TLS_KEY together only, naming the one missing', () => {
+    expect(configError({ TLS_CERT: '/etc/chat/cert.pem' }).message).toBe(
+      'TLS_KEY: missing (TLS_CERT is set)',
+    );
+    expect(configError({ TLS_KEY: '/etc/chat/key.pem' }).message).toBe(
+      'TLS_CERT: missing (TLS_KEY is set)',
+    );
   });
 
   it('takes ALLOWED_ORIGINS=* as any origin, and 0 as "no limit" for rate and socket caps', () => {
@@ -285,5 +344,93 @@ describe('parseOrigin', () => {
     ]) {
       expect(parseOrigin(value)).toBeNull();
     }
+  });
+});
+
+/** A self-signed certificate and its key, made by openssl, as TLS_CERT/TLS_KEY would name them. */
+function makeCertificate(dir: string, name: string): TlsFiles {
+  const files = { certPath: join(dir, `${name}-cert.pem`), keyPath: join(dir, `${name}-key.pem`) };
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+      .concat(['-days', '1', '-subj', '/CN=localhost'])
+      .concat(['-keyout', files.keyPath, '-out', files.certPath]),
+    { stdio: 'ignore' },
+  );
+  return files;
+}
+
+/** The ConfigError `readTlsCredentials(files)` throws; fails the test if it throws nothing. */
+function tlsError(files: TlsFiles): ConfigError {
+  try {
+    readTlsCredentials(files);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`readTlsCredentials accepted ${JSON.stringify(files)}`);
+}
+
+describe('readTlsCredentials', () => {
+  let dir: string;
+  let good: TlsFiles;
+  let other: TlsFiles;
+  let junk: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tls-config-'));
+    good = makeCertificate(dir, 'good');
+    other = makeCertificate(dir, 'other');
+    junk = join(dir, 'junk.pem');
+    writeFileSync(junk, 'not a PEM file\n');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives nothing without TLS files', () => {
+    expect(readTlsCredentials(null)).toBeNull();
+  });
+
+  it('reads a certificate and its key', () => {
+    expect(readTlsCredentials(good)).toEqual({
+      cert: readFileSync(good.certPath),
+      key: readFileSync(good.keyPath),
+    });
+  });
+
+  it('reads through the reader it is given', () => {
+    const read: string[] = [];
+    const readFile = (path: string) => (read.push(path), readFileSync(path));
+    expect(readTlsCredentials(good, readFile)).not.toBeNull();
+    expect(read).toEqual([good.certPath, good.keyPath]);
+  });
+
+  it('names TLS_CERT for a certificate it cannot read or use', () => {
+    const missing = join(dir, 'missing.pem');
+    expect(tlsError({ ...good, certPath: missing }).message).toBe(
+      `TLS_CERT: cannot read ${JSON.stringify(missing)} (ENOENT)`,
+    );
+    expect(tlsError({ ...good, certPath: dir }).message).toMatch(/^TLS_CERT: cannot read .*EISDIR/);
+    expect(tlsError({ ...good, certPath: junk }).message).toMatch(
+      /^TLS_CERT: ".*junk\.pem" is not a PEM certificate \(.*\)$/,
+    );
+    // The key file where the certificate should be: not a certificate.
+    expect(tlsError({ ...good, certPath: good.keyPath }).variable).toBe('TLS_CERT');
+  });
+
+  it('names TLS_KEY for a key it cannot read or use, never quoting the key', () => {
+    const key = readFileSync(good.keyPath, 'utf8');
+    const errors = [
+      tlsError({ ...good, keyPath: join(dir, 'missing.pem') }),
+      tlsError({ ...good, keyPath: junk }),
+      tlsError({ ...good, keyPath: good.certPath }), // the certificate where the key should be
+      tlsError({ ...good, keyPath: other.keyPath }), // someone else's key
+    ];
+    expect(errors.map((error) => error.variable)).toEqual(Array(4).fill('TLS_KEY'));
+    expect(errors[1]?.message).toMatch(/is not an unencrypted PEM private key/);
+    expect(errors[3]?.message).toMatch(
+      /^TLS_KEY: is not the private key of the certificate in TLS_CERT \(.*key values mismatch\)$/,
+    );
+    const body = key.split('\n').find((line) => line.length > 20) ?? key;
+    for (const error of errors) expect(error.message).not.toContain(body);
   });
 });

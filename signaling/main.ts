@@ -1,11 +1,20 @@
 /**
- * `npm start`: environment → configuration → STUN responder + HTTP/WebSocket server. Logs (JSON
- * lines on stdout, `signaling/log.ts`) the URLs to open, where STUN answers and how TURN is set up
- * (never its secret or credential). SIGTERM/SIGINT close every socket with 1001 and exit 0 within
- * {@link SHUTDOWN_TIMEOUT_MS}, or exit 1 if something had to be cut short.
+ * `npm start`: environment → configuration (and the TLS files, if any) → STUN responder +
+ * HTTP(S)/WebSocket server. Logs (JSON lines on stdout, `signaling/log.ts`) the URLs to open,
+ * where STUN answers and how TURN and TLS are set up (never a secret, credential or key).
+ * SIGTERM/SIGINT close every socket with 1001 and exit 0 within {@link SHUTDOWN_TIMEOUT_MS}, or
+ * exit 1 if something had to be cut short.
  */
+import { X509Certificate } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
-import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import {
+  ConfigError,
+  loadConfig,
+  readTlsCredentials,
+  serverSettings,
+  type ServerConfig,
+  type TlsCredentials,
+} from './config.ts';
 import { installLastResort } from './last-resort.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createSignalingServer } from './server.ts';
@@ -14,8 +23,8 @@ import { startStunService, type StunResponder } from './stun.ts';
 /** Longest a shutdown may take before the process exits anyway (with status 1), ms. */
 const SHUTDOWN_TIMEOUT_MS = 5 * 1000;
 
-/** The http:// URLs a person can open for a server bound to `host`:`port`. */
-function urlsFor(host: string, port: number): string[] {
+/** The URLs a person can open for a server bound to `host`:`port` (`https` with TLS). */
+function urlsFor(scheme: 'http' | 'https', host: string, port: number): string[] {
   const wildcard = host === '0.0.0.0' || host === '::';
   const hosts = wildcard
     ? Object.values(networkInterfaces())
@@ -24,7 +33,7 @@ function urlsFor(host: string, port: number): string[] {
         .map((nic) => nic!.address)
     : [host];
   if (wildcard) hosts.unshift('localhost');
-  return hosts.map((h) => `http://${h.includes(':') ? `[${h}]` : h}:${port}/`);
+  return hosts.map((h) => `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}/`);
 }
 
 /**
@@ -58,8 +67,31 @@ function describeTurn(config: ServerConfig): string {
   return `TURN: ${turn.urls.join(', ')} (${how})`;
 }
 
+/** Logs what the certificate is for and until when; warns if browsers will refuse it already. */
+function logCertificate(logger: Logger, config: ServerConfig, tls: TlsCredentials): void {
+  const cert = new X509Certificate(tls.cert);
+  const details = {
+    certPath: config.tlsFiles?.certPath,
+    subject: cert.subject,
+    subjectAltName: cert.subjectAltName,
+    validTo: cert.validTo,
+  };
+  logger.info(details, 'TLS on: serving https:// and wss://');
+  if (Date.parse(cert.validTo) < Date.now()) logger.warn(details, 'TLS certificate has expired');
+}
+
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // Parsed and checked, but sharing rooms through Redis is not built yet (issue #12): running one
+  // process while the operator believes several share rooms would split rooms silently.
+  if (config.redisUrl !== null) {
+    throw new ConfigError(
+      'REDIS_URL',
+      'sharing rooms through Redis is not built yet (issue #12); unset it to run one process',
+    );
+  }
+  // Before anything binds: an unreadable or unusable TLS_CERT/TLS_KEY stops start-up here.
+  const tls = readTlsCredentials(config.tlsFiles);
   const logger = createLogger(config.logLevel);
   installLastResort(process, logger);
   let stun: StunResponder | null = null;
@@ -69,29 +101,10 @@ async function main(): Promise<void> {
     logger.info({ addresses: bound }, 'STUN responder listening');
   }
   logger.info(describeTurn(config));
-  const server = createSignalingServer({
-    stunPort: config.stunPort,
-    stunAltAddress: config.stunAltAddress,
-    iceServers: config.iceServers,
-    turn: config.turn,
-    maxFrameBytes: config.maxFrameBytes,
-    rateMessagesPerS: config.rateMessagesPerS,
-    rateBurst: config.rateBurst,
-    rateBytesPerS: config.rateBytesPerS,
-    rateBytesBurst: config.rateBytesBurst,
-    maxBufferedBytes: config.maxBufferedBytes,
-    maxHttpConnectionsPerIp: config.maxHttpConnectionsPerIp,
-    maxSockets: config.maxSockets,
-    maxSocketsPerIp: config.maxSocketsPerIp,
-    roomCapacity: config.roomCapacity,
-    maxFileBytes: config.maxFileBytes,
-    allowedOrigins: config.allowedOrigins,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    trustProxy: config.trustProxy,
-    logger,
-  });
+  if (tls) logCertificate(logger, config, tls);
+  const server = createSignalingServer({ ...serverSettings(config), tls, logger });
   const address = await server.listen(config.port, config.host);
-  const urls = urlsFor(config.host, address.port);
+  const urls = urlsFor(tls ? 'https' : 'http', config.host, address.port);
   logger.info({ urls }, 'chat server ready; open a url');
   // A person at a terminal gets the URLs in plain words too; log collectors (no TTY) get JSON only.
   if (process.stdout.isTTY)

@@ -25,14 +25,22 @@ import {
   createServer,
   STATUS_CODES,
   type IncomingMessage,
+  type RequestListener,
   type Server,
+  type ServerOptions,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { isIP, isIPv6, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import sirv from 'sirv';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { defaultIceServers, DEFAULTS, parseOrigin } from './config.ts';
+import {
+  defaultIceServers,
+  parseOrigin,
+  SERVER_SETTING_DEFAULTS,
+  type ServerSettings,
+} from './config.ts';
 import { clientTag, createLogger, type Logger } from './log.ts';
 import { createMetrics, type RejectionReason, type SignalingMetrics } from './metrics.ts';
 import {
@@ -48,31 +56,24 @@ import {
 } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Rooms } from './rooms.ts';
-import { turnIceServer, type TurnConfig } from './turn.ts';
+import { turnIceServer } from './turn.ts';
 
-/** Defaults of {@link SignalingServerOptions}; the limits are those of `npm start`. */
+/**
+ * Defaults of {@link SignalingServerOptions}: those of `npm start` for the settings it shares with
+ * it (the rows of `SETTINGS` in config.ts with `server: true`), then the server's own.
+ */
 export const SERVER_DEFAULTS = {
+  ...SERVER_SETTING_DEFAULTS,
   /** Built page, as `vite build` writes it. */
   staticDir: new URL('../dist/web', import.meta.url).pathname,
-  heartbeatIntervalMs: DEFAULTS.HEARTBEAT_INTERVAL_MS,
-  roomCapacity: DEFAULTS.ROOM_SIZE,
-  maxFileBytes: DEFAULTS.MAX_FILE_BYTES,
-  maxFrameBytes: DEFAULTS.MAX_FRAME_BYTES,
-  rateMessagesPerS: DEFAULTS.RATE_MESSAGES_PER_S,
-  rateBurst: DEFAULTS.RATE_BURST,
-  rateBytesPerS: DEFAULTS.RATE_BYTES_PER_S,
-  rateBytesBurst: DEFAULTS.RATE_BYTES_BURST,
-  maxBufferedBytes: DEFAULTS.MAX_BUFFERED_BYTES,
-  maxHttpConnectionsPerIp: DEFAULTS.MAX_HTTP_CONNECTIONS_PER_IP,
   /**
    * Longest a client may take to send a request's headers, and the whole request, ms (Node's
    * `headersTimeout`, `requestTimeout`; defaults 60 s and 300 s). A browser sends its GET at once;
-   * a slowloris client dribbling headers is cut after this.
+   * a slowloris client dribbling headers is cut after this. With `tls`, the TLS handshake must
+   * also be done within `headersTimeoutMs` (Node's `handshakeTimeout`, default 120 s).
    */
   headersTimeoutMs: 10 * 1000,
   requestTimeoutMs: 15 * 1000,
-  maxSockets: DEFAULTS.MAX_SOCKETS,
-  maxSocketsPerIp: DEFAULTS.MAX_SOCKETS_PER_IP,
   /**
    * How long a socket we closed may take to answer with its own close frame before it is cut
    * (ws `closeTimeout`), and how long {@link SignalingServer.close} waits for stragglers, ms.
@@ -80,90 +81,54 @@ export const SERVER_DEFAULTS = {
   closeGraceMs: 2 * 1000,
 } as const;
 
-/** Options of {@link createSignalingServer}. */
-export interface SignalingServerOptions {
+/**
+ * Options of {@link createSignalingServer}. Each setting it shares with `npm start` (a row of
+ * `SETTINGS` in config.ts with `server: true`: the limits, ICE and TURN, origins, the proxy) is
+ * an option under the row's name, of the type `loadConfig` gives it, defaulting to
+ * {@link SERVER_DEFAULTS}; the row says its variable, unit, range and meaning. The rest are the
+ * server's own.
+ */
+export interface SignalingServerOptions extends Partial<ServerSettings> {
   /** First UDP port of our STUN responder (it answers on the next too), for defaults; 0 = none. */
   stunPort: number;
-  /** [stunAltAddress=null] Second IP of our STUN responder, for the default ICE servers. */
-  stunAltAddress?: string | null;
   /** ICE servers for every page; `null` = our STUN responder ({@link defaultIceServers}). */
   iceServers: IceServer[] | null;
   /**
-   * [turn=null] A TURN server, appended to the ICE servers of every `hello` with credentials of
-   * that socket's own (minted from the secret, or the static ones). The secret never leaves.
+   * [tls=null] PEM certificate chain (leaf first) and private key: serve HTTPS, and so `wss://`,
+   * instead of plain HTTP, on the same port with the same limits and timeouts. `npm start` reads
+   * them from `TLS_CERT`/`TLS_KEY` (`readTlsCredentials` in config.ts, which checks them first).
    */
-  turn?: TurnConfig | null;
+  tls?: { cert: string | Buffer; key: string | Buffer } | null;
   /** [now=Date.now] Clock for TURN credential expiry, ms since the epoch. */
   now?: () => number;
   /** [staticDir=dist/web] Directory of the built page. */
   staticDir?: string;
-  /**
-   * [heartbeatIntervalMs=15000] WebSocket ping interval, ms: every socket is pinged once per
-   * interval and dropped if it has not answered, at most 1.5× this after its last pong. Frames it
-   * sends do not count as life (issue #9): only a pong shows it reads what we send.
-   */
-  heartbeatIntervalMs?: number;
-  /** [roomCapacity=8] People per room; a join beyond gets `room-full` and close 4003. */
-  roomCapacity?: number;
-  /** [maxFileBytes=2 GiB] Largest file pages send or accept, bytes; told to pages in `hello`. */
-  maxFileBytes?: number;
-  /** [maxFrameBytes=65536] Largest frame a socket may send, bytes; larger ones close it (1009). */
-  maxFrameBytes?: number;
-  /**
-   * [rateMessagesPerS=20] Sustained messages per second per socket, 0 = unlimited. Beyond it
-   * and the burst, the socket is closed with {@link CloseCode.RATE_LIMITED}.
-   */
-  rateMessagesPerS?: number;
-  /** [rateBurst=100] Messages a socket may send at once before the sustained rate applies. */
-  rateBurst?: number;
-  /**
-   * [rateBytesPerS=32768] Sustained bytes per second per socket (the cost of parsing), 0 =
-   * unlimited. Beyond it and `rateBytesBurst`, close {@link CloseCode.RATE_LIMITED}.
-   */
-  rateBytesPerS?: number;
-  /** [rateBytesBurst=262144] Bytes a socket may send at once; at least `maxFrameBytes`. */
-  rateBytesBurst?: number;
-  /**
-   * [maxBufferedBytes=262144] Bytes the server may hold queued for one socket (ws
-   * `bufferedAmount`). Sending to a socket past it closes that socket with
-   * {@link CloseCode.SLOW_READER} instead of queueing more.
-   */
-  maxBufferedBytes?: number;
-  /**
-   * [maxHttpConnectionsPerIp=32] Open HTTP connections per client address (as for
-   * `maxSocketsPerIp`) that have not become WebSockets, 0 = unlimited; one beyond is answered 429
-   * and closed. Not applied with `trustProxy` (every connection is the proxy's).
-   */
-  maxHttpConnectionsPerIp?: number;
   /** [headersTimeoutMs=10000] See {@link SERVER_DEFAULTS.headersTimeoutMs}. */
   headersTimeoutMs?: number;
   /** [requestTimeoutMs=15000] See {@link SERVER_DEFAULTS.headersTimeoutMs}. */
   requestTimeoutMs?: number;
-  /** [maxSockets=20000] Open sockets in all, 0 = unlimited; an upgrade beyond gets HTTP 503. */
-  maxSockets?: number;
-  /**
-   * [maxSocketsPerIp=32] Open sockets per client address (IPv6: per /64 prefix, what one
-   * subscriber gets), 0 = unlimited; an upgrade beyond gets HTTP 429.
-   */
-  maxSocketsPerIp?: number;
-  /**
-   * [allowedOrigins=null] Origins whose pages may open a socket (as `URL.origin` gives them),
-   * `['*']` for any. `null`: only a page from the host the request is addressed to (`Origin`'s
-   * host:port equals `Host`). Others get HTTP 403. A request without `Origin` is not from a
-   * browser and passes: the check keeps other web pages from using the server through their
-   * visitors' browsers; any other program can set the header to anything.
-   */
-  allowedOrigins?: readonly string[] | null;
-  /**
-   * [trustProxy=false] Take the client address from the last `X-Forwarded-For` entry (the one
-   * our reverse proxy appended) rather than the TCP peer. Only behind exactly one proxy that sets
-   * it: otherwise any client could claim any address and escape `maxSocketsPerIp`.
-   */
-  trustProxy?: boolean;
   /** [closeGraceMs=2000] See {@link SERVER_DEFAULTS.closeGraceMs}. */
   closeGraceMs?: number;
   /** [logger=createLogger('info')] Structured log; `signaling/log.ts` says what goes in it. */
   logger?: Logger;
+}
+
+/**
+ * `node:http`'s `createServer`, or with `tls` `node:https`'s (node:http over TLS sockets) with
+ * the same options and listener, the TLS handshake held to the header deadline rather than
+ * Node's 120 s (a handshake dribbled byte by byte is a slowloris too).
+ */
+function createWebServer(
+  tls: SignalingServerOptions['tls'] | null,
+  options: ServerOptions,
+  listener: RequestListener,
+): Server {
+  if (!tls) return createServer(options, listener);
+  const { cert, key } = tls;
+  return createHttpsServer(
+    { ...options, cert, key, handshakeTimeout: options.headersTimeout },
+    listener,
+  );
 }
 
 /** A running server; {@link SignalingServer.listen} once, {@link SignalingServer.close} once. */
@@ -463,7 +428,8 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     });
   }
 
-  const http = createServer(
+  const http = createWebServer(
+    options.tls ?? null,
     {
       headersTimeout: options.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs,
       requestTimeout: options.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
@@ -498,7 +464,9 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     httpPerClient.remove(client);
   }
   if (maxHttpConnectionsPerIp > 0 && !trustProxy) {
-    http.on('connection', (socket: Socket) => {
+    // Over TLS, count the TLS socket (the one the upgrade and `close` see), and only once its
+    // handshake is done, so that a 429 is written inside TLS where the client can read it.
+    http.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
       const address = socket.remoteAddress;
       if (address === undefined) return void socket.destroy(); // already gone
       const client = clientKey(address);

@@ -1,4 +1,4 @@
-/** Test fixture: the limits a default server sends in `hello` (signaling/config.ts DEFAULTS). */
+/** Test fixture: the limits a default server sends in `hello` (the defaults of `SETTINGS` in signaling/config.ts). */
 import type { ServerLimits } from '../protocol.ts';
 
 export const EXAMPLE_LIMITS: ServerLimits = {

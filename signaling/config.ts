@@ -713,7 +713,7 @@ export const SETTINGS = {
     env: 'REDIS_URL',
     default: null,
     meaning:
-      'Redis that several `npm start` processes share rooms through: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. Unset: rooms live in this one process, nothing else to run. Not built yet (issue #12): when set, start-up stops and says so.',
+      'Redis that several `npm start` processes share rooms through: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. Unset: rooms live in this one process, nothing else to run. Set: run any number of processes behind a load balancer; see "Several servers".',
     read: readRedisUrl,
   },
 } as const satisfies Record<string, Setting>;

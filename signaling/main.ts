@@ -17,6 +17,8 @@ import {
 } from './config.ts';
 import { installLastResort } from './last-resort.ts';
 import { createLogger, type Logger } from './log.ts';
+import { createRedisDirectory } from './redis-rooms.ts';
+import type { DirectoryFactory } from './rooms.ts';
 import { createSignalingServer } from './server.ts';
 import { startStunService, type StunResponder } from './stun.ts';
 
@@ -82,14 +84,6 @@ function logCertificate(logger: Logger, config: ServerConfig, tls: TlsCredential
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  // Parsed and checked, but sharing rooms through Redis is not built yet (issue #12): running one
-  // process while the operator believes several share rooms would split rooms silently.
-  if (config.redisUrl !== null) {
-    throw new ConfigError(
-      'REDIS_URL',
-      'sharing rooms through Redis is not built yet (issue #12); unset it to run one process',
-    );
-  }
   // Before anything binds: an unreadable or unusable TLS_CERT/TLS_KEY stops start-up here.
   const tls = readTlsCredentials(config.tlsFiles);
   const logger = createLogger(config.logLevel);
@@ -102,7 +96,15 @@ async function main(): Promise<void> {
   }
   logger.info(describeTurn(config));
   if (tls) logCertificate(logger, config, tls);
-  const server = createSignalingServer({ ...serverSettings(config), tls, logger });
+  // REDIS_URL: rooms shared with every process on that Redis (issue #12); it connects in the
+  // background, and until it does `/healthz` answers 503 and joins are asked to retry.
+  const { redisUrl } = config;
+  const directory: DirectoryFactory | undefined =
+    redisUrl === null
+      ? undefined
+      : (hooks) =>
+          createRedisDirectory({ url: redisUrl, capacity: config.roomCapacity, logger }, hooks);
+  const server = createSignalingServer({ ...serverSettings(config), tls, logger, directory });
   const address = await server.listen(config.port, config.host);
   const urls = urlsFor(tls ? 'https' : 'http', config.host, address.port);
   logger.info({ urls }, 'chat server ready; open a url');

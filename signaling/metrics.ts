@@ -28,6 +28,8 @@ export type RejectionReason =
   | 'protocol-error'
   /** Close 4008: over the message or the byte rate. */
   | 'rate-limited'
+  /** Close 1013: a join while the shared room store (Redis) cannot be reached. */
+  | 'unavailable'
   /** A `signal` to a peer not in the sender's room: an `error` message, the socket stays. */
   | 'unknown-peer'
   /** Upgrade answered with HTTP 403. */

@@ -118,6 +118,13 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /**
+ * 1013 (Try Again Later, in the RFC 6455 §11.7 registry): the server cannot seat anyone now,
+ * because the Redis its processes share rooms through is unreachable (issue #12). Not final: the
+ * page reconnects with its backoff. A registered code, not one of ours, so not in {@link CloseCode}.
+ */
+export const TRY_AGAIN_LATER = 1013;
+
+/**
  * Close codes after which reconnecting cannot help: the server said no on purpose, and the same
  * page would be refused again. The page stops retrying and says why ({@link describeClose}).
  * {@link CloseCode.RATE_LIMITED} and {@link CloseCode.SLOW_READER} are not final: a page that
@@ -147,6 +154,8 @@ export function describeClose(code: number, roomSize: number): string | null {
       return roomFullText(roomSize);
     case CloseCode.REPLACED:
       return 'This room is open in another tab or window of this browser, which took over the conversation. Use that one, or reload this page to take it back.';
+    case TRY_AGAIN_LATER:
+      return 'The chat server cannot reach its room store just now. Reconnecting…';
     case CloseCode.RATE_LIMITED:
       return 'The chat server is slowing this page down (too many messages at once). Reconnecting…';
     case CloseCode.SLOW_READER:

@@ -46,6 +46,7 @@ import { createMetrics, type RejectionReason, type SignalingMetrics } from './me
 import {
   CloseCode,
   SIGNALING_PATH,
+  TRY_AGAIN_LATER,
   parseClientFrame,
   roomFullText,
   type ClientMessage,
@@ -55,7 +56,7 @@ import {
   type ServerMessage,
 } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { Rooms } from './rooms.ts';
+import { MemoryRoomStore, type DirectoryFactory, type JoinResult } from './rooms.ts';
 import { turnIceServer } from './turn.ts';
 
 /**
@@ -111,6 +112,12 @@ export interface SignalingServerOptions extends Partial<ServerSettings> {
   closeGraceMs?: number;
   /** [logger=createLogger('info')] Structured log; `signaling/log.ts` says what goes in it. */
   logger?: Logger;
+  /**
+   * [directory=rooms in this process] Where rooms live (issue #12): `npm start` passes the Redis
+   * directory (`createRedisDirectory`) when `REDIS_URL` is set. Its capacity should be
+   * `roomCapacity`, which `hello` announces. The server closes it after its sockets.
+   */
+  directory?: DirectoryFactory;
 }
 
 /**
@@ -182,6 +189,11 @@ interface Peer {
   replaced: boolean;
   /** Set once we decided to close the socket: frames still arriving are ignored. */
   closedFor: RejectionReason | 'shutdown' | 'replaced' | null;
+  /**
+   * While its join waits for the directory (Redis answers asynchronously): the frames that came
+   * after it, dispatched in order once the join is settled. `null` otherwise.
+   */
+  waiting: { text: string; isBinary: boolean; bytes: number }[] | null;
 }
 
 /** Frames the parser refused, by why: the metric label and the close reason (all close 4000). */
@@ -364,7 +376,18 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     );
   }
   const roomCapacity = options.roomCapacity ?? SERVER_DEFAULTS.roomCapacity;
-  const rooms = new Rooms(roomCapacity);
+  const directory = (
+    options.directory ?? ((hooks) => new MemoryRoomStore(roomCapacity).directory(hooks))
+  )({
+    deliver(id, message) {
+      const peer = peers.get(id);
+      if (peer) send(peer, message);
+    },
+    evict(id) {
+      const peer = peers.get(id);
+      if (peer) replace(peer);
+    },
+  });
   /** What every `hello` tells the page it may send (issue #10). */
   const limits: ServerLimits = {
     maxFrameBytes,
@@ -406,7 +429,10 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url?.split('?')[0];
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      // A load balancer takes a process out while its room store is unreachable (issue #12).
+      const trouble = directory.health();
+      if (trouble === null) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      else res.writeHead(503, { 'content-type': 'text/plain' }).end(`${trouble}\n`);
       return;
     }
     if (path === '/metrics') {
@@ -568,18 +594,19 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     peer.socket.close(1011, 'internal error');
   }
 
+  /** Takes `peer` out of its room; the directory tells the others. */
   function leaveRoom(peer: Peer): void {
-    const left = rooms.leave(peer.id);
-    if (!left) return;
-    metrics.rooms.set(rooms.size);
-    for (const id of left.others) {
-      const other = peers.get(id);
-      if (other) send(other, { type: 'peer-left', id: peer.id });
-    }
+    directory.leave(peer.id);
+    metrics.rooms.set(directory.size);
   }
 
   /** Closes `peer` with an app close code; it was told why in the reason. Counted and logged. */
-  function reject(peer: Peer, reason: RejectionReason, code: CloseCode, text: string): void {
+  function reject(
+    peer: Peer,
+    reason: RejectionReason,
+    code: CloseCode | typeof TRY_AGAIN_LATER,
+    text: string,
+  ): void {
     if (peer.closedFor !== null) return;
     peer.closedFor = reason;
     metrics.rejections.inc({ reason });
@@ -590,7 +617,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   function dispatch(peer: Peer, message: ClientMessage): void {
     switch (message.type) {
       case 'join': {
-        if (rooms.roomOf(peer.id) !== undefined) {
+        if (directory.roomOf(peer.id) !== undefined) {
           reject(peer, 'out-of-order', CloseCode.OUT_OF_ORDER, 'already in a room');
           return;
         }
@@ -598,49 +625,24 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
           message.resume === undefined
             ? peer.id
             : peerIdForResumeToken(message.room, message.resume);
-        const previous = id === peer.id ? undefined : peers.get(id);
         // Minted before anything changes, so that a failure here leaves no half-made member.
         // TURN last, per joined peer: credentials of its own, tagged with its id (issue #9: a
         // socket that never joins a room never gets a relay).
         const iceServers = [...peer.stunServers];
         if (turn) iceServers.push(turnIceServer(turn, id, now()));
-        // The same person back in the same room (their stale socket not yet found dead): the seat
-        // is theirs already, so the room is not asked and nobody sees them leave.
-        const joined =
-          previous && rooms.roomOf(id) === message.room
-            ? { ok: true as const, others: rooms.othersOf(id) }
-            : rooms.join(message.room, id);
-        if (joined.ok) {
-          // Only now that the join succeeded does the stale socket go.
-          if (previous) replace(previous);
-          takeId(peer, id);
-          metrics.rooms.set(rooms.size);
-          send(peer, {
-            type: 'joined',
-            room: message.room,
-            id: peer.id,
-            peers: joined.others,
-            iceServers,
-          });
-          for (const id of joined.others) {
-            const other = peers.get(id);
-            if (other) send(other, { type: 'peer-joined', id: peer.id });
-          }
-        } else if (joined.reason === 'full') {
-          send(peer, { type: 'error', code: 'room-full', message: roomFullText(roomCapacity) });
-          reject(peer, 'room-full', CloseCode.ROOM_FULL, 'room is full');
-        } else {
-          reject(peer, 'out-of-order', CloseCode.OUT_OF_ORDER, 'already in a room');
-        }
+        peer.waiting = [];
+        directory.join(message.room, id).then(
+          (result) => settleJoin(peer, message.room, id, iceServers, result),
+          (error: unknown) => fail(peer, error),
+        );
         return;
       }
       case 'signal': {
-        if (rooms.roomOf(peer.id) === undefined) {
+        if (directory.roomOf(peer.id) === undefined) {
           reject(peer, 'out-of-order', CloseCode.OUT_OF_ORDER, 'signal before join');
           return;
         }
-        const target = rooms.together(peer.id, message.to) ? peers.get(message.to) : undefined;
-        if (!target) {
+        if (!directory.relay(peer.id, message.to, message.data)) {
           // Not fatal: the other person may have left a moment ago. The same answer for an id
           // that never existed and one in another room, so it reveals nothing about others.
           metrics.rejections.inc({ reason: 'unknown-peer' });
@@ -648,7 +650,6 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
           return;
         }
         metrics.framesRelayed.inc();
-        send(target, { type: 'signal', from: peer.id, data: message.data });
         return;
       }
       case 'leave':
@@ -658,6 +659,62 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
         send(peer, { type: 'pong' });
         return;
     }
+  }
+
+  /**
+   * The directory answered `peer`'s join (as peer id `id`): seat it, or say why not; then
+   * dispatch the frames that arrived meanwhile. A socket that closed while it waited gives its
+   * seat straight back, unless a newer socket of the same person holds it by now.
+   */
+  function settleJoin(
+    peer: Peer,
+    room: string,
+    id: string,
+    iceServers: IceServer[],
+    result: JoinResult,
+  ): void {
+    const waiting = peer.waiting ?? [];
+    peer.waiting = null;
+    if (peer.closedFor !== null || !live.has(peer)) {
+      if (result.ok && !peers.has(id)) directory.leave(id);
+      return;
+    }
+    if (result.ok) joined(peer, room, id, iceServers, result);
+    else if (result.reason === 'full') {
+      send(peer, { type: 'error', code: 'room-full', message: roomFullText(roomCapacity) });
+      reject(peer, 'room-full', CloseCode.ROOM_FULL, 'room is full');
+    } else if (result.reason === 'unavailable') {
+      reject(peer, 'unavailable', TRY_AGAIN_LATER, 'rooms unavailable; try again');
+    } else {
+      reject(peer, 'out-of-order', CloseCode.OUT_OF_ORDER, 'already in a room');
+    }
+    for (const [i, frame] of waiting.entries()) {
+      if (peer.closedFor !== null) return;
+      try {
+        handleFrame(peer, frame.text, frame.isBinary, frame.bytes);
+      } catch (error) {
+        fail(peer, error);
+      }
+      // It left and joined again: the rest waits for that join, ahead of anything newer.
+      const again = peer.waiting as Peer['waiting']; // `handleFrame` may have set it
+      if (again) return void again.push(...waiting.slice(i + 1));
+    }
+  }
+
+  /** `peer` holds seat `id` in `room`: it takes the id and is told who is there. */
+  function joined(
+    peer: Peer,
+    room: string,
+    id: string,
+    iceServers: IceServer[],
+    result: Extract<JoinResult, { ok: true }>,
+  ): void {
+    const previous = id === peer.id ? undefined : peers.get(id);
+    // Only now that the join succeeded does the stale socket go.
+    if (previous) replace(previous);
+    takeId(peer, id);
+    metrics.rooms.set(directory.size);
+    send(peer, { type: 'joined', room, id: peer.id, peers: result.others, iceServers });
   }
 
   /**
@@ -694,11 +751,18 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       reject(peer, 'rate-limited', CloseCode.RATE_LIMITED, 'rate limited');
       return;
     }
+    const text = data.toString();
+    if (peer.waiting)
+      peer.waiting.push({ text, isBinary, bytes }); // its join is with the directory
+    else handleFrame(peer, text, isBinary, bytes);
+  }
+
+  /** A frame within the rate limits: refused, or parsed and dispatched. */
+  function handleFrame(peer: Peer, text: string, isBinary: boolean, bytes: number): void {
     if (isBinary) {
       reject(peer, 'binary', CloseCode.BINARY, 'binary frames are not part of the protocol');
       return;
     }
-    const text = data.toString();
     const message = parseClientFrame(text);
     if (debug) {
       const type = typeof message === 'string' ? message : message.type;
@@ -737,6 +801,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       heartbeatSlice: heartbeatSlices[nextHeartbeatSlice++ % heartbeatSlices.length]!,
       replaced: false,
       closedFor: null,
+      waiting: null,
     };
     // First, so that no socket error can ever go unhandled and crash the process. ws closes the
     // socket itself after a protocol error (1009 too big, 1007 not UTF-8, 1002 otherwise).
@@ -837,7 +902,7 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
     clearTimeout(stragglers);
     wss.close();
     http.closeAllConnections();
-    await stopped;
+    await Promise.all([stopped, directory.close()]);
   }
 
   return {

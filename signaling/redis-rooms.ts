@@ -107,25 +107,25 @@ local function floor(key, at_least)
   redis.call('HSETNX', key, '#v', 0)
   if tonumber(redis.call('HGET', key, '#v')) < at_least then redis.call('HSET', key, '#v', at_least) end
 end
-local function publish(key, channel, ttl, back)
+local function publish(key, ttl, back)
   local v = redis.call('HINCRBY', key, '#v', 1)
   local peers, nodes = members(key)
   redis.call('PEXPIRE', key, ttl)
-  redis.call('PUBLISH', channel, cjson.encode({v = v, p = peers, n = nodes, b = back}))
+  redis.call('PUBLISH', key, cjson.encode({v = v, p = peers, n = nodes, b = back}))
   return v
 end
 `;
 
 /**
- * KEYS: room. ARGV: channel, peer, node, capacity, ttl ms, version floor.
+ * KEYS: room (its key is also its channel). ARGV: peer, node, capacity, ttl ms, version floor.
  * Returns {status, v, peers, nodes}; status `ok`, `back` (the peer held its seat already, through
  * this node or another: it moves here, and the snapshot names it in `b` so the others hear it is
  * back) or `full` (nothing changed but reaping).
  */
 const JOIN_LUA = `${LUA_COMMON}
-local key, channel, peer, me = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local capacity, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-floor(key, tonumber(ARGV[6]))
+local key, peer, me = KEYS[1], ARGV[1], ARGV[2]
+local capacity, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+floor(key, tonumber(ARGV[5]))
 local dropped = reap(key, me)
 local holder = redis.call('HGET', key, peer)
 local status = 'ok'
@@ -141,45 +141,45 @@ local v
 if status == 'full' and dropped == 0 then
   v = tonumber(redis.call('HGET', key, '#v'))
 else
-  v = publish(key, channel, ttl, status == 'back' and peer or nil)
+  v = publish(key, ttl, status == 'back' and peer or nil)
 end
 local peers, nodes = members(key)
 return {status, v, peers, nodes}
 `;
 
-/** KEYS: room. ARGV: channel, peer, node, ttl ms. Returns the new version, or 0 if not held. */
+/** KEYS: room. ARGV: peer, node, ttl ms. Returns the new version, or 0 if not held. */
 const LEAVE_LUA = `${LUA_COMMON}
-local key, channel, peer, me = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local key, peer, me = KEYS[1], ARGV[1], ARGV[2]
 if redis.call('HGET', key, peer) ~= me then return 0 end
 redis.call('HDEL', key, peer)
-return publish(key, channel, tonumber(ARGV[4]))
+return publish(key, tonumber(ARGV[3]))
 `;
 
-/** KEYS: room. ARGV: channel, node, ttl ms. Returns how many members it dropped. */
+/** KEYS: room. ARGV: node, ttl ms. Returns how many members it dropped. */
 const REAP_LUA = `${LUA_COMMON}
-local dropped = reap(KEYS[1], ARGV[2])
-if dropped > 0 then publish(KEYS[1], ARGV[1], tonumber(ARGV[3])) end
+local dropped = reap(KEYS[1], ARGV[1])
+if dropped > 0 then publish(KEYS[1], tonumber(ARGV[2])) end
 return dropped
 `;
 
 /**
- * KEYS: room. ARGV: channel, node, ttl ms, version floor, then this node's peers in the room.
+ * KEYS: room. ARGV: node, ttl ms, version floor, then this node's peers in the room.
  * Seats them (unless one has moved to another node since), drops this node's other seats.
  * Returns {v, peers, nodes}.
  */
 const SYNC_LUA = `${LUA_COMMON}
-local key, channel, me, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-floor(key, tonumber(ARGV[4]))
+local key, me, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+floor(key, tonumber(ARGV[3]))
 local mine = {}
-for i = 5, #ARGV do mine[ARGV[i]] = true end
+for i = 4, #ARGV do mine[ARGV[i]] = true end
 local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do
   if flat[i] ~= '#v' and flat[i + 1] == me and not mine[flat[i]] then redis.call('HDEL', key, flat[i]) end
 end
-for i = 5, #ARGV do
+for i = 4, #ARGV do
   if not redis.call('HGET', key, ARGV[i]) then redis.call('HSET', key, ARGV[i], me) end
 end
-local v = publish(key, channel, ttl)
+local v = publish(key, ttl)
 local peers, nodes = members(key)
 return {v, peers, nodes}
 `;
@@ -219,31 +219,29 @@ function zip(peers: unknown, nodes: unknown): Map<string, string> {
   return members;
 }
 
-/** Parses a room channel message; `null` for anything else (logged by the caller). */
-function parseSnapshot(text: string): Snapshot | null {
+/** A channel message as a JSON object; `{}` for anything else, which the readers refuse. */
+function readObject(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null) return null;
-    const { v, p, n, b } = value as Record<string, unknown>;
-    if (typeof v !== 'number' || !Number.isInteger(v)) return null;
-    return { v, members: zip(p, n), ...(typeof b === 'string' ? { back: b } : {}) };
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   } catch {
-    return null;
+    return {};
   }
+}
+
+/** Parses a room channel message; `null` for anything else (logged by the caller). */
+function parseSnapshot(text: string): Snapshot | null {
+  const { v, p, n, b } = readObject(text);
+  if (typeof v !== 'number' || !Number.isInteger(v)) return null;
+  return { v, members: zip(p, n), ...(typeof b === 'string' ? { back: b } : {}) };
 }
 
 /** Parses a node channel message (a relayed signal); `null` for anything else. */
 function parseRelay(text: string): { r: string; f: string; t: string; d: SignalData } | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null) return null;
-    const { r, f, t, d } = value as Record<string, unknown>;
-    if (typeof r !== 'string' || typeof f !== 'string' || typeof t !== 'string') return null;
-    if (typeof d !== 'object' || d === null) return null;
-    return { r, f, t, d: d as SignalData };
-  } catch {
-    return null;
-  }
+  const { r, f, t, d } = readObject(text);
+  if (typeof r !== 'string' || typeof f !== 'string' || typeof t !== 'string') return null;
+  if (typeof d !== 'object' || d === null) return null;
+  return { r, f, t, d: d as SignalData };
 }
 
 /** The script reply `[status?, v, peers, nodes]` as a snapshot. */
@@ -335,8 +333,9 @@ export function createRedisDirectory(
     client.on('ready', () => transition(true));
   }
 
-  const eval_ = (script: string, key: string, args: (string | number)[]) =>
-    cmd.sendCommand(['EVAL', script, '1', key, ...args.map(String)]);
+  /** Runs one of the scripts above on `room`'s key (which is also its channel). */
+  const runScript = (script: string, room: string, args: (string | number)[]) =>
+    cmd.sendCommand(['EVAL', script, '1', ROOM_PREFIX + room, ...args.map(String)]);
 
   function deliverAll(room: string, message: DirectoryMessage, except: string): void {
     for (const [peer, at] of seated) {
@@ -430,14 +429,7 @@ export function createRedisDirectory(
       });
       const reply = await Promise.race([
         mirror.subscribed.then(() =>
-          eval_(JOIN_LUA, ROOM_PREFIX + room, [
-            ROOM_PREFIX + room,
-            peer,
-            nodeId,
-            capacity,
-            roomTtlMs,
-            Math.max(0, mirror.v),
-          ]),
+          runScript(JOIN_LUA, room, [peer, nodeId, capacity, roomTtlMs, Math.max(0, mirror.v)]),
         ),
         timeout,
       ]);
@@ -475,7 +467,7 @@ export function createRedisDirectory(
     mirror.members.delete(peer);
     mirror.leaving.set(peer, null);
     deliverAll(room, { type: 'peer-left', id: peer }, peer);
-    eval_(LEAVE_LUA, ROOM_PREFIX + room, [ROOM_PREFIX + room, peer, nodeId, roomTtlMs]).then(
+    runScript(LEAVE_LUA, room, [peer, nodeId, roomTtlMs]).then(
       (version) => {
         if (Number(version) === 0 || Number(version) <= mirror.v) mirror.leaving.delete(peer);
         else mirror.leaving.set(peer, Number(version));
@@ -519,8 +511,7 @@ export function createRedisDirectory(
     if (!mirror || !up) return;
     const mine = [...seated].filter(([, at]) => at === room).map(([peer]) => peer);
     try {
-      const reply = (await eval_(SYNC_LUA, ROOM_PREFIX + room, [
-        ROOM_PREFIX + room,
+      const reply = (await runScript(SYNC_LUA, room, [
         nodeId,
         roomTtlMs,
         Math.max(0, mirror.v),
@@ -578,11 +569,7 @@ export function createRedisDirectory(
         ),
       );
       const rooms = new Set(dead.flatMap((node) => (node === null ? [] : [...foreign.get(node)!])));
-      await Promise.all(
-        [...rooms].map((room) =>
-          eval_(REAP_LUA, ROOM_PREFIX + room, [ROOM_PREFIX + room, nodeId, roomTtlMs]),
-        ),
-      );
+      await Promise.all([...rooms].map((room) => runScript(REAP_LUA, room, [nodeId, roomTtlMs])));
     } catch (error) {
       logger.debug({ err: (error as Error).message }, 'lease refresh failed');
     }

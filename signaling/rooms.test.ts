@@ -58,14 +58,16 @@ async function eventually(check: () => void, timeoutMs = 3000): Promise<void> {
 /** Gives pub/sub the time to deliver what it would, before checking that nothing came. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
+/** Starting and stopping Redis and servers, on a busy 2-core CI machine. */
+const HOOK_TIMEOUT_MS = 30_000;
 const silent = createLogger('silent');
 let redis: TestRedis;
 beforeAll(async () => {
   redis = await startTestRedis();
-});
+}, HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await redis.stop();
-});
+}, HOOK_TIMEOUT_MS);
 
 /** Makes nodes sharing one set of rooms of the given capacity; `close` ends them all. */
 type Cluster = { node(): Promise<Node>; close(): Promise<void> };
@@ -105,6 +107,18 @@ const freshRoom = () => `room${String(++roomCounter).padStart(18, '0')}`;
 describe.each(Object.keys(implementations))('RoomDirectory contract: %s', (name) => {
   const cluster = (capacity = 8) => implementations[name]!(capacity);
 
+  /** Two nodes, Alice seated through one and Bob through the other, and Alice told of Bob. */
+  async function aliceAndBob() {
+    const c = cluster();
+    const [a, b] = [await c.node(), await c.node()];
+    const room = freshRoom();
+    await a.directory.join(room, 'alice');
+    await b.directory.join(room, 'bob');
+    await eventually(() => expect(a.directory.othersOf('alice')).toEqual(['bob']));
+    await eventually(() => expect(a.told).toHaveLength(1));
+    return { c, a, b, room };
+  }
+
   it('tells a newcomer who is there, and everyone else that it came, across nodes', async () => {
     const c = cluster();
     const [a, b] = [await c.node(), await c.node()];
@@ -128,12 +142,7 @@ describe.each(Object.keys(implementations))('RoomDirectory contract: %s', (name)
   });
 
   it('relays a signal to the right socket wherever it is, stamped with the sender', async () => {
-    const c = cluster();
-    const [a, b] = [await c.node(), await c.node()];
-    const room = freshRoom();
-    await a.directory.join(room, 'alice');
-    await b.directory.join(room, 'bob');
-    await eventually(() => expect(a.directory.othersOf('alice')).toEqual(['bob']));
+    const { c, a, b } = await aliceAndBob();
     expect(a.directory.relay('alice', 'bob', OFFER)).toBe(true);
     expect(b.directory.relay('bob', 'alice', OFFER)).toBe(true);
     await eventually(() =>
@@ -208,12 +217,7 @@ describe.each(Object.keys(implementations))('RoomDirectory contract: %s', (name)
   });
 
   it('tells the others at once when someone leaves, and forgets an empty room', async () => {
-    const c = cluster();
-    const [a, b] = [await c.node(), await c.node()];
-    const room = freshRoom();
-    await a.directory.join(room, 'alice');
-    await b.directory.join(room, 'bob');
-    await eventually(() => expect(a.directory.othersOf('alice')).toEqual(['bob']));
+    const { c, a, b, room } = await aliceAndBob();
     b.directory.leave('bob');
     expect(b.directory.roomOf('bob')).toBeUndefined();
     expect(b.directory.size).toBe(0);
@@ -230,12 +234,7 @@ describe.each(Object.keys(implementations))('RoomDirectory contract: %s', (name)
   });
 
   it('moves the seat of a person who resumes through another node: 4004 there, no one leaves', async () => {
-    const c = cluster();
-    const [a, b] = [await c.node(), await c.node()];
-    const room = freshRoom();
-    await a.directory.join(room, 'alice');
-    await b.directory.join(room, 'bob');
-    await eventually(() => expect(a.told).toHaveLength(1));
+    const { c, a, b, room } = await aliceAndBob();
     expect(await b.directory.join(room, 'alice')).toEqual({ ok: true, others: ['bob'] });
     await eventually(() => expect(a.evicted).toEqual(['alice']));
     expect(a.directory.roomOf('alice')).toBeUndefined();

@@ -12,6 +12,8 @@ import { createSignalingServer, type SignalingServer } from './server.ts';
 import { startTestRedis, type TestRedis } from './testing/redis.ts';
 
 const OFFER = { type: 'offer', sdp: 'v=0\r\n' };
+/** Starting and stopping Redis and servers, on a busy 2-core CI machine. */
+const HOOK_TIMEOUT_MS = 30_000;
 const silent = pino({ level: 'silent' });
 
 /** A page's socket: what the server said, in order, and how it closed. */
@@ -73,12 +75,12 @@ async function open(url: string): Promise<Page> {
 
 beforeAll(async () => {
   redis = await startTestRedis();
-});
+}, HOOK_TIMEOUT_MS);
 afterAll(async () => {
   for (const page of pages) page.socket.terminate();
   await Promise.all(servers.map(({ server }) => server.close()));
   await redis.stop();
-});
+}, HOOK_TIMEOUT_MS);
 
 describe('two servers, one Redis', () => {
   it('puts two people on two processes in one room and relays between them', async () => {

@@ -42,13 +42,20 @@ import type { DirectoryHooks, DirectoryMessage, JoinResult, RoomDirectory } from
 export const REDIS_DEFAULTS = {
   /** A node's lease lives this long unless refreshed: how long a dead node's members linger. */
   leaseMs: 10 * 1000,
-  /** How often a node refreshes its lease and room keys and looks for dead nodes' leases. */
+  /** How often a node refreshes its lease (and a slice of its room keys) and looks for dead nodes' leases. */
   leaseRefreshMs: 2 * 1000,
   /** A room key no live node refreshes is gone after this (a room whose every node died). */
   roomTtlMs: 5 * 60 * 1000,
   /** Longest a join waits for Redis before it answers `unavailable`. */
   joinTimeoutMs: 5 * 1000,
 } as const;
+
+/**
+ * How many times per `roomTtlMs` a node refreshes the key of each room it holds members of (in
+ * slices, one per lease tick). A room key can miss a slice when rooms come and go between ticks;
+ * ten refreshes per TTL leave room for that.
+ */
+const ROOM_REFRESHES_PER_TTL = 10;
 
 /** After Redis comes back, lease periods during which other nodes' missing members are kept. */
 const RECOVERY_GRACE_FACTOR = 2;
@@ -546,14 +553,29 @@ export function createRedisDirectory(
     graceTimer.unref();
   }
 
+  /** Where the next tick's slice of room keys to refresh starts, in the order of `mirrors`. */
+  let roomCursor = 0;
+
   /** One lease period: refresh our lease and rooms, reap rooms of nodes whose lease is gone. */
   async function refresh(): Promise<void> {
     if (!up || closed) return;
     try {
       const work: Promise<unknown>[] = [cmd.set(leaseKey, '1', { PX: leaseMs })];
+      // Room keys live `roomTtlMs`; each tick refreshes a slice of them, so that each is
+      // refreshed ROOM_REFRESHES_PER_TTL times per TTL and no tick sends one command per room
+      // (at 5,000 rooms that stalled the event loop 10–15 ms every 2 s, and cross-process relays
+      // queued behind it: bench/README.md). Joins and leaves refresh their room's key too.
+      const held = [...mirrors.keys()];
+      const slice = Math.ceil(
+        (held.length * leaseRefreshMs) / (roomTtlMs / ROOM_REFRESHES_PER_TTL),
+      );
+      for (let i = 0; i < Math.min(slice, held.length); i++) {
+        const room = held[(roomCursor + i) % held.length]!;
+        work.push(cmd.pExpire(ROOM_PREFIX + room, roomTtlMs));
+      }
+      roomCursor = held.length === 0 ? 0 : (roomCursor + slice) % held.length;
       const foreign = new Map<string, Set<string>>();
       for (const [room, mirror] of mirrors) {
-        work.push(cmd.pExpire(ROOM_PREFIX + room, roomTtlMs));
         for (const node of mirror.members.values()) {
           if (node === nodeId) continue;
           const rooms = foreign.get(node) ?? new Set<string>();

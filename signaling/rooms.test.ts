@@ -3,6 +3,7 @@
  * `redis-server` on a free port) pass the same suite, each with two nodes where the suite needs
  * two processes. Then what only Redis has: a node that dies, and Redis going away and coming back.
  */
+import { createClient } from '@redis/client';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from './log.ts';
@@ -312,6 +313,29 @@ describe('RoomDirectory on Redis: what only a shared store has', () => {
     // Lease + one refresh period, plus scheduling: the same bound as 10 s + 2 s in production.
     expect(Date.now() - killedAt).toBeLessThan(leaseMs + leaseMs / 5 + 1000);
     expect(await live.join(room, 'bob')).toEqual({ ok: true, others: ['alice'] });
+    await live.close();
+  });
+
+  it('keeps the keys of held rooms alive past their TTL, refreshing a slice per tick', async () => {
+    const roomTtlMs = 1500;
+    const timing = { leaseMs: 1000, leaseRefreshMs: 50, roomTtlMs };
+    const live = createRedisDirectory(
+      { url: redis.url, logger: silent, ...timing },
+      recorder().hooks,
+    );
+    await eventually(() => expect(live.health()).toBeNull());
+    const rooms = Array.from({ length: 40 }, () => freshRoom());
+    for (const room of rooms) await live.join(room, 'alice-' + room);
+    const keys = createClient({ url: redis.url });
+    await keys.connect();
+    // Each join set its key's TTL to 1.5 s; then three TTLs without a join or leave. Only the
+    // refresh keeps them: 14 of the 40 keys per 50 ms tick, each key every 150 ms.
+    await new Promise((resolve) => setTimeout(resolve, 3 * roomTtlMs));
+    const alive = await Promise.all(rooms.map((room) => keys.exists(`hp:room:${room}`)));
+    expect(alive.filter((n) => n === 0)).toHaveLength(0);
+    const ttls = await Promise.all(rooms.map((room) => keys.pTTL(`hp:room:${room}`)));
+    expect(Math.min(...ttls)).toBeGreaterThan(0);
+    await keys.close();
     await live.close();
   });
 

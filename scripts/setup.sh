@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system tools the tests need are here: Debian's Chromium (Playwright cannot
-# download its own browser here), openssl (the HTTPS test's certificate), redis-server (the
-# shared-rooms tests start their own), and for the NAT lab iproute2, iptables and coturn.
+# download its own browser here), openssl (the HTTPS test's certificate), redis-server and nginx
+# (the shared-rooms tests start their own), and for the NAT lab iproute2, iptables and coturn.
 # As root on Debian/Ubuntu it installs what is missing through apt; elsewhere it prints the exact
 # command to run and fails. `SKIP_NAT_LAB=1` drops the lab's tools from the list.
 set -euo pipefail
@@ -11,6 +11,7 @@ missing=()
 [ -x "$chromium_path" ] || missing+=(chromium)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the HTTPS e2e makes its certificate
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) # the Redis room tests
+[ -x "${NGINX:-/usr/sbin/nginx}" ] || missing+=(nginx) # several servers behind a balancer
 if [ "${SKIP_NAT_LAB:-}" != "1" ]; then
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)

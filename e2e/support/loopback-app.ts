@@ -12,7 +12,10 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export interface LoopbackApp {
   /** e.g. `http://127.0.0.1:18081`. */
   url: string;
+  /** Stops it with SIGTERM (a graceful close: sockets get a close frame). */
   stop(): Promise<void>;
+  /** Kills it with SIGKILL, as a crash would: no close frames, the kernel resets its sockets. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -36,19 +39,30 @@ export async function startLoopbackApp(
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: `tsx` runs the server in a child node, and `kill` must reach both.
+    detached: true,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
+  const running = () => child.exitCode === null && child.signalCode === null;
+  // SIGTERM to tsx, which hands it to the server; SIGKILL cannot be handed on, so the group.
   const stop = async () => {
-    if (child.exitCode !== null) return;
+    if (!running()) return;
+    const exited = once(child, 'exit');
     child.kill('SIGTERM');
-    await once(child, 'exit');
+    await exited;
+  };
+  const kill = async () => {
+    if (!running()) return;
+    const exited = once(child, 'exit');
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
   };
   for (let waited = 0; waited < 15_000; waited += 200) {
     try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, stop };
+      if ((await fetch(`${url}/healthz`)).ok) return { url, stop, kill };
     } catch {
       // not listening yet
     }

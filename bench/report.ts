@@ -5,10 +5,19 @@
  */
 import { availableParallelism } from 'node:os';
 import { PAGE_BUDGET_BYTES, type PageWeightResult } from './page-weight.ts';
+import {
+  REDIS_SETUP_LABELS,
+  REDIS_SETUPS,
+  summarizeRedisLoad,
+  type RedisLoadResult,
+  type RedisLoadSummary,
+  type RedisSetup,
+  type RedisStep,
+} from './redis-load.ts';
 import type { SetupKind, SetupResult } from './setup-lab.ts';
 import { summarizeLoad, type LoadResult, type LoadSummary } from './signaling-load.ts';
 import type { StartupResult } from './startup.ts';
-import type { Summary } from './stats.ts';
+import { summarize, type Summary } from './stats.ts';
 import type { ThroughputResult } from './throughput.ts';
 
 /** What the machine did while a benchmark ran, in % of all its cores over that time. */
@@ -54,6 +63,7 @@ export interface BenchResults {
   throughput: Outcome<ThroughputResult>;
   pageWeight: Outcome<PageWeightResult>;
   startup: Outcome<StartupResult>;
+  redis: Outcome<RedisLoadResult>;
 }
 
 /** The goals of the issue, as ratio bounds. */
@@ -124,7 +134,7 @@ function machineSection(results: BenchResults): string {
 
 function summarySection(results: BenchResults): string {
   const rows: string[][] = [];
-  const { load, setup, throughput, pageWeight, startup } = results;
+  const { load, setup, throughput, pageWeight, startup, redis } = results;
   if (load?.ok) {
     const ours = summarizeLoad(load.value, 'ours');
     const bare = summarizeLoad(load.value, 'bare');
@@ -231,6 +241,7 @@ function summarySection(results: BenchResults): string {
       '',
     ]);
   }
+  if (redis?.ok) rows.push(...redisSummaryRows(redis.value));
   const failed = (
     [
       ['1 Signaling load', load],
@@ -238,6 +249,7 @@ function summarySection(results: BenchResults): string {
       ['3 Data channel throughput', throughput],
       ['4 Page weight', pageWeight],
       ['5 Start-up', startup],
+      ['8 Several servers through Redis', redis],
     ] as const
   )
     .filter(([, outcome]) => outcome && !outcome.ok)
@@ -479,6 +491,187 @@ function startupSection(outcome: Outcome<StartupResult>): string {
   ].join('\n');
 }
 
+type RedisSummaries = Record<RedisSetup, RedisLoadSummary>;
+
+function summarizeRedisSetups(result: RedisLoadResult): RedisSummaries {
+  return {
+    memory: summarizeRedisLoad(result, 'memory'),
+    'redis-one': summarizeRedisLoad(result, 'redis-one'),
+    'redis-two': summarizeRedisLoad(result, 'redis-two'),
+  };
+}
+
+/**
+ * The rate the summary compares the set-ups at: the highest that every run of every set-up
+ * passed; the lowest of the ladder when some run passed none.
+ */
+export function redisReferenceRate(result: RedisLoadResult): number {
+  const passed = Math.min(...result.runs.map((run) => run.maxRateUnderLimit));
+  return passed > 0 && Number.isFinite(passed) ? passed : (result.options.rates[0] ?? NaN);
+}
+
+function redisSummaryRows(result: RedisLoadResult): string[][] {
+  const s = summarizeRedisSetups(result);
+  const { memory, 'redis-one': one, 'redis-two': two } = s;
+  const limit = result.options.p99LimitMs;
+  const rate = redisReferenceRate(result);
+  const at = (summary: RedisLoadSummary) => summary.atRate.get(rate);
+  const both = (pick: (summary: RedisLoadSummary) => string): string =>
+    `two processes ${pick(two)}; one process ${pick(one)}`;
+  const ratios = (pick: (summary: RedisLoadSummary) => Summary | undefined): string =>
+    `${ratio(ratioOf(pick(two), pick(memory)))}; ${ratio(ratioOf(pick(one), pick(memory)))}`;
+  const latency = (summary: RedisLoadSummary): string =>
+    `${fig(at(summary)?.p50Ms, 2)} / ${fig(at(summary)?.p99Ms, 1)}`;
+  return [
+    [
+      '8',
+      `Redis: highest rate with p99 < ${limit} ms (relays/s)`,
+      both((x) => fig(x.maxRateUnderLimit)),
+      `memory: ${fig(memory.maxRateUnderLimit)}`,
+      ratios((x) => x.maxRateUnderLimit),
+      '',
+      '',
+    ],
+    [
+      '8',
+      `Redis: relay p50 / p99 at ${num(rate)} relays/s (ms)`,
+      both(latency),
+      `memory: ${latency(memory)}`,
+      ratios((x) => at(x)?.p99Ms),
+      '',
+      '',
+    ],
+    [
+      '8',
+      `Redis: CPU per relay at ${num(rate)} relays/s, servers + Redis (µs)`,
+      both((x) => fig(at(x)?.totalCpuPerRelayUs)),
+      `memory: ${fig(at(memory)?.totalCpuPerRelayUs)}`,
+      ratios((x) => at(x)?.totalCpuPerRelayUs),
+      '',
+      '',
+    ],
+    [
+      '8',
+      `Redis: servers' RSS per socket at ${num(memory.sockets.median)} sockets (KiB)`,
+      both((x) => fig(x.bytesPerSocket, 1, 1 / 1024)),
+      `memory: ${fig(memory.bytesPerSocket, 1, 1 / 1024)}`,
+      ratios((x) => x.bytesPerSocket),
+      '',
+      '',
+    ],
+  ];
+}
+
+/** Says what bounded the two-process figure, from the CPU of the step where it stopped. */
+function redisBound(result: RedisLoadResult, summaries: RedisSummaries, cores: number): string {
+  const two = summaries['redis-two'];
+  const capacity = cores * 100;
+  const general =
+    `On this machine the two servers, Redis and the ${result.options.workers} load workers share ${cores} cores: the two-process set-up gets no more CPU than the one-process ones, so its figures say what going through Redis costs, not how far several servers scale out (on machines of their own each server would have its cores, and Redis' share in the CPU table would be what they share). ` +
+    'A cross-process relay is parsed and checked by the sending server as in one process, then encoded as JSON and published to the other process’s channel; Redis writes it to that process’s subscriber connection, which parses it again and sends the frame: the work of two servers and of Redis per relay, against one server’s. ' +
+    'A relay within one process on the Redis directory goes from its mirror of the room and never reaches Redis; that set-up differs from the memory one in its joins (a Lua script and a SUBSCRIBE to the room’s channel each), its subscriptions and its lease refresh. ' +
+    'That refresh used to send one PEXPIRE per room the process holds, all at once every 2 s, on the connection that also carries the relays’ PUBLISH: with 5,000 rooms it stalled the event loop 10–15 ms and set the cross-process p99 at low rates (15 ms at 1,000 relays/s; 1.3 ms with the refresh off through `BENCH_REDIS_OPTIONS`). It now refreshes a slice of the room keys per tick (each ten times per 5-minute TTL), and that p99 is about 2 ms (bench/README.md).';
+  if (two.stoppedAt.length === 0) {
+    return `${general} The two-process set-up reached the top of the ladder in every round.`;
+  }
+  const total = summarize(
+    two.stoppedAt.map((s) => s.serverCpuPercent + s.redisCpuPercent + s.workersCpuPercent),
+  );
+  const over = (pick: (step: RedisStep) => number): string =>
+    fig(summarize(two.stoppedAt.map(pick)));
+  const rates = two.stoppedAt.map((s) => num(s.targetRate)).join(', ');
+  const verdictText =
+    total.median >= 0.85 * capacity
+      ? 'the machine’s CPU was all but used up'
+      : 'CPU was left over, and what stopped it was delay rather than CPU: see the longest stall in the latency table';
+  return `${general} Where the two-process set-up left the ladder (${rates} relays/s), its servers used ${over((s) => s.serverCpuPercent)}%, Redis ${over((s) => s.redisCpuPercent)}% and the load workers ${over((s) => s.workersCpuPercent)}% of one core: ${fig(total)}% of the ${num(capacity)}% the machine has: ${verdictText}.`;
+}
+
+function redisSection(outcome: Outcome<RedisLoadResult>): string {
+  if (!outcome?.ok) return '';
+  const result = outcome.value;
+  const { options } = result;
+  const summaries = summarizeRedisSetups(result);
+  const per = (pick: (summary: RedisLoadSummary) => string): string[] =>
+    REDIS_SETUPS.map((setup) => pick(summaries[setup]));
+  const stopped = REDIS_SETUPS.map(
+    (setup) =>
+      `${REDIS_SETUP_LABELS[setup]}: ${result.runs
+        .filter((run) => run.setup === setup)
+        .map((run) => run.stoppedBy)
+        .join(', ')}`,
+  ).join('; ');
+  const rates = options.rates.filter((rate) =>
+    REDIS_SETUPS.some((setup) => summaries[setup].atRate.has(rate)),
+  );
+  const cpuCell = (summary: RedisLoadSummary, rate: number): string => {
+    const at = summary.atRate.get(rate);
+    if (!at) return '—';
+    return `${num(at.serverCpu.median)} + ${num(at.redisCpu.median)} + ${num(at.workersCpu.median)}`;
+  };
+  const headers = REDIS_SETUPS.map((setup) => REDIS_SETUP_LABELS[setup]);
+  return [
+    '## 8. Several servers through Redis (issue #12)',
+    '',
+    loadNote(outcome.load),
+    '',
+    `${num(options.sockets)} sockets in two-person rooms, opened and driven by ${options.workers} load worker processes as in section 1, on three set-ups: **one process, memory**, our server as in section 1; **one process, Redis**, the same server with \`REDIS_URL\` (signaling/redis-rooms.ts), both members of every room on it; **two processes, Redis**, two servers on one Redis with the two members of every room on different ones, so that every relay crosses from one process to the other through Redis pub/sub. Each set-up is started afresh, with a fresh \`redis-server\` of its own, and run on its own (${options.rounds} round(s), the order rotating), not step by step in turn as in section 1: a Redis node with rooms keeps refreshing its lease and a slice of its room keys every 2 s, which would land on the other set-ups' steps. RSS per socket is the growth over the ramp of the servers' RSS summed over both processes, ÷ all sockets (each process holds half); Redis' own growth is its row. A process on Redis starts larger (node-redis alone is ~17 MiB of RSS on import), and part of its ramp lands in heap it has reserved already, so its growth per socket can come out below the memory set-up's: read the RSS after the ramp too. CPU is % of one core, from /proc, Redis' included.`,
+    '',
+    table(
+      ['', ...headers],
+      [
+        ['Sockets open', ...per((x) => fig(x.sockets))],
+        ['Ramp time (s)', ...per((x) => fig(x.rampMs, 1, 1 / 1000))],
+        [
+          "Servers' RSS before ramp, summed (MiB)",
+          ...per((x) => fig(x.serversRssIdleBytes, 0, 1 / 2 ** 20)),
+        ],
+        [
+          "Servers' RSS after ramp, summed (MiB)",
+          ...per((x) => fig(x.serversRssLoadedBytes, 0, 1 / 2 ** 20)),
+        ],
+        ["Servers' RSS per socket (KiB)", ...per((x) => fig(x.bytesPerSocket, 1, 1 / 1024))],
+        ["Redis' RSS per socket (KiB)", ...per((x) => fig(x.redisBytesPerSocket, 1, 1 / 1024))],
+        [
+          `Highest rate with p99 < ${options.p99LimitMs} ms (relays/s)`,
+          ...per((x) => fig(x.maxRateUnderLimit)),
+        ],
+      ],
+    ),
+    '',
+    `Open-loop ladder (${num(options.stepMs / 1000, 1)} s per step). A set-up leaves the ladder at its first rate with p99 ≥ ${options.p99LimitMs} ms, a lost relay, or workers that could not send the rate, twice in a row: ${stopped}. The figures are those of the last try; the longest stall is the worst event-loop delay of the set-up's servers in the step.`,
+    '',
+    table(
+      [
+        'Rate (relays/s)',
+        ...headers.flatMap((h) => [`${h}: p50 (ms)`, 'p99 (ms)', 'longest stall (ms)']),
+      ],
+      rates.map((rate) => [
+        num(rate),
+        ...REDIS_SETUPS.flatMap((setup) => {
+          const at = summaries[setup].atRate.get(rate);
+          return [fig(at?.p50Ms, 2), fig(at?.p99Ms, 1), fig(at?.loopMaxMs)];
+        }),
+      ]),
+    ),
+    '',
+    'CPU at each rate (medians): servers + Redis + load workers, % of one core, and the CPU time of the servers and Redis per relay.',
+    '',
+    table(
+      ['Rate (relays/s)', ...headers.flatMap((h) => [`${h}: CPU %`, 'µs/relay'])],
+      rates.map((rate) => [
+        num(rate),
+        ...REDIS_SETUPS.flatMap((setup) => [
+          cpuCell(summaries[setup], rate),
+          fig(summaries[setup].atRate.get(rate)?.totalCpuPerRelayUs),
+        ]),
+      ]),
+    ),
+    '',
+    redisBound(result, summaries, availableParallelism()),
+  ].join('\n');
+}
+
 /** The whole of BENCHMARKS.md. */
 export function renderReport(results: BenchResults): string {
   const mode = results.quick ? 'quick (`BENCH_QUICK=1`: fewer sockets, runs and bytes)' : 'full';
@@ -497,6 +690,7 @@ export function renderReport(results: BenchResults): string {
       throughputSection(results.throughput),
       pageWeightSection(results.pageWeight),
       startupSection(results.startup),
+      redisSection(results.redis),
     ].flatMap((section) => (section ? [section, ''] : [])),
   ].join('\n');
 }

@@ -1,17 +1,18 @@
 /**
- * `npm run bench`: runs the five benchmarks, each against its baseline in the same run, and writes
+ * `npm run bench`: runs the six benchmarks, each against its baseline in the same run, and writes
  * BENCHMARKS.md (bench/report.ts). Benchmarks print figures; they never fail on timing. A benchmark
  * that cannot run (no root for the NAT lab, say) is reported as such and the others still run; the
  * exit status is 1 only then.
  *
  * Env:
  * - `BENCH_QUICK=1`: the short version (2,000 sockets, fewer runs, fewer bytes), under 2 minutes.
- * - `BENCH_ONLY=load,setup,throughput,weight,startup`: a subset, for working on one benchmark.
+ * - `BENCH_ONLY=load,setup,throughput,weight,startup,redis`: a subset, for working on one benchmark.
  * - `BENCH_OUT=path`: where the report goes (default BENCHMARKS.md at the repository root; `-` for
  *   stdout only).
  * - `BENCH_PIN=1`: pin signaling servers and load workers to separate CPUs (bench/signaling-load.ts).
  * - `BENCH_CPU_PROF=dir`: the signaling servers under load write V8 CPU profiles (`.cpuprofile`) there.
- * - `BENCH_NAT_LAB_PREFIX` (default `bn-`), `BENCH_SERVER_OPTIONS`: see setup-lab.ts, our-server.ts.
+ * - `BENCH_NAT_LAB_PREFIX` (default `bn-`), `BENCH_SERVER_OPTIONS`, `BENCH_REDIS_OPTIONS`: see
+ *   setup-lab.ts, signaling/our-server.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { format, resolveConfig } from 'prettier';
 import { CHROMIUM_PATH } from '../e2e/chromium.ts';
 import { benchPageWeight, buildApp } from './page-weight.ts';
 import { machineBusyMs, TreeCpuMeter } from './proc.ts';
+import { benchRedisLoad } from './redis-load.ts';
 import {
   renderReport,
   type BenchResults,
@@ -36,7 +38,7 @@ import { benchThroughput } from './throughput.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
-const SECTIONS = ['load', 'setup', 'throughput', 'weight', 'startup'] as const;
+const SECTIONS = ['load', 'setup', 'throughput', 'weight', 'startup', 'redis'] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()),
@@ -55,6 +57,7 @@ const PLAN = QUICK
       setupRuns: 3,
       throughput: { rounds: 1, transferBytes: 8 * 2 ** 20, warmupBytes: 2 * 2 ** 20 },
       startupRuns: 3,
+      redis: { sockets: 2000, rates: [2000, 10_000, 20_000, 40_000], stepMs: 1000, rounds: 1 },
     }
   : {
       load: {
@@ -67,6 +70,12 @@ const PLAN = QUICK
       setupRuns: 12,
       throughput: { rounds: 5, transferBytes: 32 * 2 ** 20, warmupBytes: 4 * 2 ** 20 },
       startupRuns: 10,
+      redis: {
+        sockets: 10_000,
+        rates: [1000, 2000, 5000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000],
+        stepMs: 3000,
+        rounds: 2,
+      },
     };
 
 function log(line: string): void {
@@ -165,6 +174,9 @@ async function main(): Promise<number> {
       return benchPageWeight(appDir);
     });
     const startup = await section('startup', () => benchStartup({ runs: PLAN.startupRuns, log }));
+    const redis = await section('redis', () =>
+      benchRedisLoad({ ...PLAN.redis, workers: 2, p99LimitMs: 50, log }),
+    );
 
     const results: BenchResults = {
       quick: QUICK,
@@ -176,6 +188,7 @@ async function main(): Promise<number> {
       throughput,
       pageWeight,
       startup,
+      redis,
     };
     const out = process.env.BENCH_OUT ?? join(ROOT, 'BENCHMARKS.md');
     // Formatted as `npm run lint` (prettier --check .) expects the committed file to be.
@@ -186,7 +199,7 @@ async function main(): Promise<number> {
       writeFileSync(out, report);
       log(`bench: wrote ${out}`);
     }
-    const outcomes = [load, setup, throughput, pageWeight, startup];
+    const outcomes = [load, setup, throughput, pageWeight, startup, redis];
     return outcomes.some((outcome) => outcome && !outcome.ok) ? 1 : 0;
   } finally {
     rmSync(appDir, { recursive: true, force: true });

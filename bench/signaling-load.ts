@@ -131,7 +131,7 @@ const RAMP_CONCURRENCY = 100;
 /** Longest a ramp may take, ms. */
 const RAMP_TIMEOUT_MS = 90_000;
 /** Time for the heap to settle before reading RSS, ms. */
-const SETTLE_MS = 1000;
+export const SETTLE_MS = 1000;
 /** Tries per ladder step before a server leaves the ladder. */
 const STEP_ATTEMPTS = 2;
 /** How long a server under load may take to report its event-loop delay, ms. */
@@ -144,7 +144,7 @@ const MIN_SENT_SHARE = 0.95;
  * With env `BENCH_CPU_PROF=<dir>`, servers write a V8 CPU profile there when they stop;
  * `BENCH_SERVER_NODE_ARGS` adds node flags to the servers (e.g. `--perf-basic-prof` for `perf`).
  */
-function tsNode(file: string, profile = false): string[] {
+export function tsNode(file: string, profile = false): string[] {
   const dir = process.env.BENCH_CPU_PROF;
   const prof = profile && dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   const extra = profile
@@ -154,7 +154,7 @@ function tsNode(file: string, profile = false): string[] {
   return [process.execPath, ...prof, ...extra, '--import', 'tsx', ...monitor, file];
 }
 
-function ask(
+export function ask(
   worker: ChildProcess,
   command: WorkerCommand,
   timeoutMs: number,
@@ -178,14 +178,218 @@ function cpuShare(cpuMs: number, wallMs: number): number {
   return (cpuMs / wallMs) * 100;
 }
 
+/**
+ * Starts a server under load (with the loop monitor, and the CPU profile if asked for) on a free
+ * port; `env` is added to its environment. Resolves once it prints `listening <port>`.
+ */
+export async function startServer(
+  kind: ServerKind,
+  pinned: boolean,
+  env: Record<string, string> = {},
+): Promise<{ server: ChildProcess; output: () => string; port: number }> {
+  const server = spawnBench(tsNode(SERVER_FILES[kind], true), {
+    cwd: ROOT,
+    env: { PORT: '0', ...env },
+    ...(pinned ? { cpus: '0' } : {}),
+  });
+  const output = captureOutput(server);
+  try {
+    const match = await waitForLine(server, /listening (\d+)/, START_TIMEOUT_MS, output);
+    return { server, output, port: Number(match[1]) };
+  } catch (error) {
+    await stopProcess(server);
+    throw error;
+  }
+}
+
+/** Starts `count` load workers at once; resolves when every one has said `ready`. */
+export async function startWorkers(count: number, pinned: boolean): Promise<ChildProcess[]> {
+  const workers = Array.from({ length: count }, () => {
+    const worker = spawnBench(tsNode(WORKER_FILE), {
+      cwd: ROOT,
+      ipc: true,
+      ...(pinned ? { cpus: '1' } : {}),
+    });
+    captureOutput(worker);
+    return worker;
+  });
+  try {
+    await Promise.all(
+      workers.map(async (worker) => {
+        const ready = await withTimeout(
+          new Promise<WorkerReply>((resolve) => worker.once('message', resolve)),
+          START_TIMEOUT_MS,
+          'load worker start',
+        );
+        if (ready.type !== 'ready') throw new Error(`load worker said ${ready.type}`);
+      }),
+    );
+    return workers;
+  } catch (error) {
+    await Promise.all(workers.map(stopProcess));
+    throw error;
+  }
+}
+
+/** Asks each worker to close its sockets (and forget its rooms), then stops it. */
+export async function stopWorkers(workers: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    workers.map(async (worker) => {
+      if (worker.connected) await ask(worker, { type: 'close' }, 10_000).catch(() => {});
+      await stopProcess(worker);
+    }),
+  );
+}
+
+/**
+ * Runs one command on every worker at once and merges their replies into a {@link Step}.
+ * Server CPU is the sum over `servers` (so up to 100% per server), the loop delays the worst of
+ * them. `sidecars`: other pids whose CPU over the same window is wanted (Redis), % of one core.
+ */
+export async function measureStep(
+  servers: readonly ChildProcess[],
+  workers: readonly ChildProcess[],
+  targetRate: number,
+  command: (worker: number) => WorkerCommand,
+  timeoutMs: number,
+  sidecars: readonly number[] = [],
+): Promise<{ step: Step; sidecarCpuPercent: number; sidecarCpuPerRelayUs: number }> {
+  const sum = (pids: readonly number[], read: (pid: number) => number): number =>
+    pids.reduce((total, pid) => total + read(pid), 0);
+  const serverPids = servers.map((server) => server.pid!);
+  const workerPids = workers.map((worker) => worker.pid!);
+  const userMs = (pid: number): number => cpuTimes(pid).userMs;
+  // Starts each server's delay histogram afresh.
+  await Promise.all(servers.map(readLoopDelay));
+  const serverCpu0 = sum(serverPids, cpuTimeMs);
+  const serverUser0 = sum(serverPids, userMs);
+  const sidecarCpu0 = sum(sidecars, cpuTimeMs);
+  const workersCpu0 = sum(workerPids, cpuTimeMs);
+  const t0 = performance.now();
+  const replies = await Promise.all(workers.map((w, i) => ask(w, command(i), timeoutMs)));
+  const wallMs = performance.now() - t0;
+  const serverCpuMs = sum(serverPids, cpuTimeMs) - serverCpu0;
+  const serverUserCpuMs = sum(serverPids, userMs) - serverUser0;
+  const sidecarCpuMs = sum(sidecars, cpuTimeMs) - sidecarCpu0;
+  const loops = await Promise.all(servers.map(readLoopDelay));
+  const workersCpuMs = sum(workerPids, cpuTimeMs) - workersCpu0;
+  const histogram = new LatencyHistogram();
+  let sent = 0;
+  let received = 0;
+  let lost = 0;
+  let unexpected = 0;
+  let durationMs = 0;
+  let workersLoopDelayMaxMs = 0;
+  for (const reply of replies) {
+    if (reply.type !== 'measured') throw new Error(`load worker said ${reply.type}`);
+    histogram.add(reply.histogram);
+    sent += reply.sent;
+    received += reply.received;
+    lost += reply.lost;
+    unexpected += reply.unexpected;
+    durationMs = Math.max(durationMs, reply.durationMs);
+    workersLoopDelayMaxMs = Math.max(workersLoopDelayMaxMs, reply.loopDelayMaxMs);
+    if (reply.firstUnexpected) console.error(`unexpected frame: ${reply.firstUnexpected}`);
+  }
+  // NaN (a server that did not answer) wins, as it did with one server.
+  const worst = (values: number[]): number =>
+    values.some(Number.isNaN) ? NaN : Math.max(...values);
+  const step: Step = {
+    targetRate,
+    sentRate: (sent / durationMs) * 1000,
+    receivedRate: (received / durationMs) * 1000,
+    p50Ms: histogram.quantile(0.5),
+    p99Ms: histogram.quantile(0.99),
+    lost,
+    unexpected,
+    serverCpuPercent: cpuShare(serverCpuMs, wallMs),
+    workersCpuPercent: cpuShare(workersCpuMs, wallMs),
+    serverCpuPerRelayUs: (serverCpuMs * 1000) / Math.max(1, received),
+    serverUserCpuPerRelayUs: (serverUserCpuMs * 1000) / Math.max(1, received),
+    serverLoopDelayP99Ms: worst(loops.map((loop) => loop.p99Ms)),
+    serverLoopDelayMaxMs: worst(loops.map((loop) => loop.maxMs)),
+    workersLoopDelayMaxMs,
+  };
+  return {
+    step,
+    sidecarCpuPercent: cpuShare(sidecarCpuMs, wallMs),
+    sidecarCpuPerRelayUs: (sidecarCpuMs * 1000) / Math.max(1, received),
+  };
+}
+
+/** A server's event-loop delay since the last call (NaN if it does not answer). */
+export async function readLoopDelay(
+  server: ChildProcess,
+): Promise<{ p99Ms: number; maxMs: number }> {
+  const line = waitForLine(server, /loop-delay ([\d.]+) ([\d.]+)\n/, LOOP_DELAY_TIMEOUT_MS);
+  server.kill('SIGUSR2');
+  try {
+    const match = await line;
+    return { p99Ms: Number(match[1]), maxMs: Number(match[2]) };
+  } catch {
+    return { p99Ms: NaN, maxMs: NaN };
+  }
+}
+
+/** What {@link rampWorkers} opened. */
+export interface Ramped {
+  sockets: number;
+  failedRooms: number;
+  rampMs: number;
+}
+
+/**
+ * Opens `sockets` sockets in two-person rooms, split over the workers. `portB`: the server of
+ * each room's second member, when it is not `port`'s (two servers sharing rooms).
+ */
+export async function rampWorkers(
+  workers: readonly ChildProcess[],
+  target: { kind: ServerKind; port: number; portB?: number; sockets: number; label: string },
+  log: (line: string) => void,
+): Promise<Ramped> {
+  const roomsPerWorker = Math.floor(target.sockets / 2 / workers.length);
+  // A fresh 127.x/16 per run, so no socket of an earlier run in TIME_WAIT holds an address.
+  const addressOctet = 16 + Math.floor(Math.random() * 230);
+  const t0 = performance.now();
+  const ramps = await Promise.all(
+    workers.map((worker, i) =>
+      ask(
+        worker,
+        {
+          type: 'ramp',
+          server: target.kind,
+          port: target.port,
+          ...(target.portB === undefined ? {} : { portB: target.portB }),
+          rooms: roomsPerWorker,
+          firstSocket: i * roomsPerWorker * 2,
+          addressOctet,
+          concurrency: RAMP_CONCURRENCY,
+          timeoutMs: RAMP_TIMEOUT_MS,
+        },
+        RAMP_TIMEOUT_MS + 30_000,
+      ),
+    ),
+  );
+  const rampMs = performance.now() - t0;
+  let sockets = 0;
+  let failedRooms = 0;
+  for (const reply of ramps) {
+    if (reply.type !== 'ramped') throw new Error(`load worker said ${reply.type}`);
+    sockets += reply.sockets;
+    failedRooms += reply.failedRooms;
+    if (reply.firstError) log(`  ${target.label}: a room failed to open: ${reply.firstError}`);
+  }
+  return { sockets, failedRooms, rampMs };
+}
+
 class ServerUnderLoad {
   readonly server: ChildProcess;
   readonly workers: ChildProcess[] = [];
   readonly output: () => string;
 
-  private constructor(server: ChildProcess) {
+  private constructor(server: ChildProcess, output: () => string) {
     this.server = server;
-    this.output = captureOutput(server);
+    this.output = output;
   }
 
   static async start(
@@ -193,30 +397,11 @@ class ServerUnderLoad {
     workers: number,
     pinned: boolean,
   ): Promise<{ run: ServerUnderLoad; port: number }> {
-    const server = spawnBench(tsNode(SERVER_FILES[kind], true), {
-      cwd: ROOT,
-      env: { PORT: '0' },
-      ...(pinned ? { cpus: '0' } : {}),
-    });
-    const run = new ServerUnderLoad(server);
+    const { server, output, port } = await startServer(kind, pinned);
+    const run = new ServerUnderLoad(server, output);
     try {
-      const match = await waitForLine(server, /listening (\d+)/, START_TIMEOUT_MS, run.output);
-      for (let i = 0; i < workers; i++) {
-        const worker = spawnBench(tsNode(WORKER_FILE), {
-          cwd: ROOT,
-          ipc: true,
-          ...(pinned ? { cpus: '1' } : {}),
-        });
-        captureOutput(worker);
-        run.workers.push(worker);
-        const ready = await withTimeout(
-          new Promise<WorkerReply>((resolve) => worker.once('message', resolve)),
-          START_TIMEOUT_MS,
-          'load worker start',
-        );
-        if (ready.type !== 'ready') throw new Error(`load worker said ${ready.type}`);
-      }
-      return { run, port: Number(match[1]) };
+      run.workers.push(...(await startWorkers(workers, pinned)));
+      return { run, port };
     } catch (error) {
       await run.stop();
       throw error;
@@ -229,75 +414,11 @@ class ServerUnderLoad {
     command: (worker: number) => WorkerCommand,
     timeoutMs: number,
   ): Promise<Step> {
-    const pid = this.server.pid!;
-    const workerCpu = (): number => this.workers.reduce((sum, w) => sum + cpuTimeMs(w.pid!), 0);
-    await this.loopDelay(); // starts the server's delay histogram afresh
-    const server0 = cpuTimes(pid);
-    const serverCpu0 = server0.userMs + server0.systemMs;
-    const workersCpu0 = workerCpu();
-    const t0 = performance.now();
-    const replies = await Promise.all(this.workers.map((w, i) => ask(w, command(i), timeoutMs)));
-    const wallMs = performance.now() - t0;
-    const server1 = cpuTimes(pid);
-    const serverCpuMs = server1.userMs + server1.systemMs - serverCpu0;
-    const serverUserCpuMs = server1.userMs - server0.userMs;
-    const loop = await this.loopDelay();
-    const workersCpuMs = workerCpu() - workersCpu0;
-    const histogram = new LatencyHistogram();
-    let sent = 0;
-    let received = 0;
-    let lost = 0;
-    let unexpected = 0;
-    let durationMs = 0;
-    let workersLoopDelayMaxMs = 0;
-    for (const reply of replies) {
-      if (reply.type !== 'measured') throw new Error(`load worker said ${reply.type}`);
-      histogram.add(reply.histogram);
-      sent += reply.sent;
-      received += reply.received;
-      lost += reply.lost;
-      unexpected += reply.unexpected;
-      durationMs = Math.max(durationMs, reply.durationMs);
-      workersLoopDelayMaxMs = Math.max(workersLoopDelayMaxMs, reply.loopDelayMaxMs);
-      if (reply.firstUnexpected) console.error(`unexpected frame: ${reply.firstUnexpected}`);
-    }
-    return {
-      targetRate,
-      sentRate: (sent / durationMs) * 1000,
-      receivedRate: (received / durationMs) * 1000,
-      p50Ms: histogram.quantile(0.5),
-      p99Ms: histogram.quantile(0.99),
-      lost,
-      unexpected,
-      serverCpuPercent: cpuShare(serverCpuMs, wallMs),
-      workersCpuPercent: cpuShare(workersCpuMs, wallMs),
-      serverCpuPerRelayUs: (serverCpuMs * 1000) / Math.max(1, received),
-      serverUserCpuPerRelayUs: (serverUserCpuMs * 1000) / Math.max(1, received),
-      serverLoopDelayP99Ms: loop.p99Ms,
-      serverLoopDelayMaxMs: loop.maxMs,
-      workersLoopDelayMaxMs,
-    };
-  }
-
-  /** The server's event-loop delay since the last call (NaN if it does not answer). */
-  async loopDelay(): Promise<{ p99Ms: number; maxMs: number }> {
-    const line = waitForLine(this.server, /loop-delay ([\d.]+) ([\d.]+)\n/, LOOP_DELAY_TIMEOUT_MS);
-    this.server.kill('SIGUSR2');
-    try {
-      const match = await line;
-      return { p99Ms: Number(match[1]), maxMs: Number(match[2]) };
-    } catch {
-      return { p99Ms: NaN, maxMs: NaN };
-    }
+    return (await measureStep([this.server], this.workers, targetRate, command, timeoutMs)).step;
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.workers.map(async (worker) => {
-        if (worker.connected) await ask(worker, { type: 'close' }, 10_000).catch(() => {});
-        await stopProcess(worker);
-      }),
-    );
+    await stopWorkers(this.workers);
     await stopProcess(this.server);
   }
 }
@@ -323,37 +444,11 @@ async function load(kind: ServerKind, options: LoadOptions, pinned: boolean): Pr
     const pid = run.server.pid!;
     await sleep(SETTLE_MS / 2);
     const rssIdleBytes = rssBytes(pid);
-    const roomsPerWorker = Math.floor(options.sockets / 2 / options.workers);
-    // A fresh 127.x/16 per run, so no socket of an earlier run in TIME_WAIT holds an address.
-    const addressOctet = 16 + Math.floor(Math.random() * 230);
-    const t0 = performance.now();
-    const ramps = await Promise.all(
-      run.workers.map((worker, i) =>
-        ask(
-          worker,
-          {
-            type: 'ramp',
-            server: kind,
-            port,
-            rooms: roomsPerWorker,
-            firstSocket: i * roomsPerWorker * 2,
-            addressOctet,
-            concurrency: RAMP_CONCURRENCY,
-            timeoutMs: RAMP_TIMEOUT_MS,
-          },
-          RAMP_TIMEOUT_MS + 30_000,
-        ),
-      ),
+    const { sockets, failedRooms, rampMs } = await rampWorkers(
+      run.workers,
+      { kind, port, sockets: options.sockets, label: kind },
+      log,
     );
-    const rampMs = performance.now() - t0;
-    let sockets = 0;
-    let failedRooms = 0;
-    for (const reply of ramps) {
-      if (reply.type !== 'ramped') throw new Error(`load worker said ${reply.type}`);
-      sockets += reply.sockets;
-      failedRooms += reply.failedRooms;
-      if (reply.firstError) log(`  ${kind}: a room failed to open: ${reply.firstError}`);
-    }
     if (sockets === 0) throw new Error(`${kind}: no socket opened:\n${run.output()}`);
     await sleep(SETTLE_MS);
     const rssLoadedBytes = rssBytes(pid);
@@ -378,12 +473,12 @@ async function load(kind: ServerKind, options: LoadOptions, pinned: boolean): Pr
   }
 }
 
-function mib(bytes: number): string {
+export function mib(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(0);
 }
 
 /** Why a ladder step fails, or `null` when it passes. */
-function failure(step: Step, p99LimitMs: number): string | null {
+export function failure(step: Step, p99LimitMs: number): string | null {
   const rate = step.targetRate;
   if (step.sentRate < rate * MIN_SENT_SHARE) {
     return `${rate}/s: the load workers sent only ${step.sentRate.toFixed(0)}/s`;

@@ -7,7 +7,8 @@
  *
  * Each room is two sockets, A and B, both in this process, so one clock times a relay: the send
  * time goes into a FIFO on the receiving socket and comes out when the relayed frame arrives (TCP
- * and the relay keep order).
+ * and the relay keep order). A and B may be on two servers that share rooms (`portB`, issue #12:
+ * bench/redis-load.ts); then every relay crosses from one server process to the other.
  */
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -21,6 +22,8 @@ export type WorkerCommand =
       type: 'ramp';
       server: ServerKind;
       port: number;
+      /** [portB=port] The server of each room's second member (B). */
+      portB?: number;
       /** Rooms to open, two sockets each. */
       rooms: number;
       /** Index of this worker's first socket among all workers': picks its source addresses. */
@@ -33,6 +36,7 @@ export type WorkerCommand =
     }
   | { type: 'rate'; relaysPerSecond: number; durationMs: number }
   | { type: 'saturate'; durationMs: number }
+  /** Closes every socket and forgets the rooms: the worker can ramp again, on another server. */
   | { type: 'close' };
 
 export type WorkerReply =
@@ -278,7 +282,11 @@ async function openRoom(
   const id = `bench-${process.pid}-${index}-`.padEnd(24, 'z');
   const path = command.server === 'ours' ? '/ws' : `/?room=${id}`;
   const a = new Conn(command.port, path, sourceAddress(command.addressOctet, socketIndex));
-  const b = new Conn(command.port, path, sourceAddress(command.addressOctet, socketIndex + 1));
+  const b = new Conn(
+    command.portB ?? command.port,
+    path,
+    sourceAddress(command.addressOctet, socketIndex + 1),
+  );
   conns.push(a, b);
   a.peer = b;
   b.peer = a;
@@ -435,6 +443,8 @@ process.on('message', (command: WorkerCommand) => {
         return saturate(command);
       case 'close':
         for (const conn of conns) conn.socket.destroy();
+        conns.length = 0;
+        rooms.length = 0;
         return { type: 'closed' };
     }
   };

@@ -235,6 +235,17 @@ test('A’s home network drops for 8 s while A sends, and comes back with a new 
   await expect(
     alice.getByRole('region', { name: 'NAT traversal diagnostics' }).getByTestId('selected-local'),
   ).toContainText(`srflx ${NEW_WAN_IP}:`);
+  // The path diagram has moved to the new pair too: the line now leaves from the new address.
+  await expect(
+    alice
+      .getByRole('region', { name: 'NAT traversal diagnostics' })
+      .getByRole('figure', { name: 'Path diagram' })
+      .getByRole('img'),
+  ).toHaveAccessibleName(
+    new RegExp(
+      `^Direct over UDP \\(IPv4\\): this device \\(srflx ${NEW_WAN_IP.replaceAll('.', '\\.')}:`,
+    ),
+  );
 
   console.log(
     `recovery, uplink down ${downMs} ms then new WAN IP: link up → data channel reopened: ` +

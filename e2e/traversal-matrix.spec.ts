@@ -130,6 +130,15 @@ function describePair(pair: BrowserSelectedPair | null): string {
   return `${pair.localType} ${local}:${pair.localPort}${relay} ↔ ${pair.remoteType} ${remote}:${pair.remotePort}`;
 }
 
+/** The path diagram's picture, whose accessible name is its one-sentence text alternative. */
+function pathDiagram(page: Page) {
+  return panel(page).getByRole('figure', { name: 'Path diagram' }).getByRole('img');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 async function expectClassified(page: Page, mode: NatMode): Promise<void> {
   await expect(
     panel(page).getByRole('group', { name: 'Your network' }).getByTestId('nat-ipv4'),
@@ -163,6 +172,16 @@ for (const cell of CELLS) {
       await expect(panel(page).getByTestId('selected-types')).toHaveText(types);
       const relayed = own?.localType === 'relay' || own?.remoteType === 'relay';
       expect(relayed ? 'Relayed (TURN)' : 'Direct').toBe(cell.verdict);
+      // The path diagram draws that pair: through whose relay, or direct, from our endpoint.
+      const route =
+        own?.localType === 'relay'
+          ? /^Relayed through your (and their )?TURN server/
+          : own?.remoteType === 'relay'
+            ? /^Relayed through their TURN server/
+            : /^Direct /;
+      await expect(pathDiagram(page)).toHaveAccessibleName(route);
+      const mine = `this device (${own?.localType} ${own?.localAddress || '(hidden)'}:${own?.localPort})`;
+      await expect(pathDiagram(page)).toHaveAccessibleName(new RegExp(escapeRegExp(mine)));
       if (side === 'a') expect(types).toMatch(cell.pairTypes);
       if (cell.relayOverTcp === side) {
         expect(own?.localType).toBe('relay');
@@ -197,6 +216,8 @@ test('matrix: symmetric ↔ symmetric without TURN: the failure is explained', a
     await expect(why).toContainText('TURN_URLS');
     await expect(page.getByRole('status')).toHaveText(/Could not connect/);
     await expect(panel(page).getByTestId('verdict')).toHaveText('No connection yet');
+    // No path drawn: the diagram says so rather than drawing a pair that does not work.
+    await expect(pathDiagram(page)).toHaveAccessibleName(/^No path to /);
     expect(await browserSelectedPair(page)).toBeNull();
   }
   rows.push('symmetric ↔ symmetric, no TURN | failure explained | (none) | —');

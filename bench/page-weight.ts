@@ -12,7 +12,10 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'vite';
 import { simplePeerPolyfills } from '../vite.config.ts';
 
-/** The goal: all JS and CSS of the page, gzipped, bytes (60 kB, kB = 1000 bytes). */
+/**
+ * The goal: the JS and CSS a page loads before the room is up, gzipped, bytes (60 kB, kB = 1000
+ * bytes; issue #13: what `index.html` loads, not the chunks fetched after it, e.g. the panel).
+ */
 export const PAGE_BUDGET_BYTES = 60 * 1000;
 
 export interface Asset {
@@ -26,6 +29,10 @@ export interface PageWeightResult {
   jsGzipBytes: number;
   cssGzipBytes: number;
   totalGzipBytes: number;
+  /** What `index.html` loads itself (scripts, stylesheets, module preloads), gzipped. */
+  initialGzipBytes: number;
+  /** Those files, as `assets` names them. */
+  initialFiles: string[];
   /** simple-peer and its polyfills bundled alone, gzipped. */
   simplePeerGzipBytes: number;
   /** The app built with simple-peer replaced by an empty stub, JS + CSS gzipped: our own code. */
@@ -90,9 +97,20 @@ async function simplePeerAloneGzipBytes(): Promise<number> {
   }
 }
 
+/** The .js and .css files `index.html` in `outDir` refers to (`src`/`href` attributes). */
+function initialFilesOf(outDir: string): string[] {
+  const html = readFileSync(join(outDir, 'index.html'), 'utf8');
+  const refs = [...html.matchAll(/(?:src|href)="\/?([^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+  return [...new Set(refs)];
+}
+
 /** Measures the app already built in `outDir` (see {@link buildApp}). */
 export async function benchPageWeight(outDir: string): Promise<PageWeightResult> {
   const assets = assetsIn(outDir).sort((a, b) => b.gzipBytes - a.gzipBytes);
+  const initialFiles = initialFilesOf(outDir);
+  const initialGzipBytes = assets
+    .filter((a) => initialFiles.includes(a.file))
+    .reduce((total, a) => total + a.gzipBytes, 0);
   const sum = (pattern: RegExp): number =>
     assets.filter((a) => pattern.test(a.file)).reduce((total, a) => total + a.gzipBytes, 0);
   const jsGzipBytes = sum(/\.js$/);
@@ -105,6 +123,8 @@ export async function benchPageWeight(outDir: string): Promise<PageWeightResult>
       jsGzipBytes,
       cssGzipBytes,
       totalGzipBytes: jsGzipBytes + cssGzipBytes,
+      initialGzipBytes,
+      initialFiles,
       simplePeerGzipBytes: await simplePeerAloneGzipBytes(),
       withoutSimplePeerGzipBytes: assetsIn(stubbedDir).reduce((total, a) => total + a.gzipBytes, 0),
     };

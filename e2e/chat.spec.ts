@@ -96,6 +96,12 @@ test('three people chat in one room; one leaves, one reloads, a fourth finds it 
       for (const name of others) {
         await expect(people(page).filter({ hasText: name })).toContainText('Connected');
         await expect(people(page).filter({ hasText: name })).toContainText('Direct');
+        // Beside each connected person, an RTT sparkline from that connection's getStats().
+        await expect(
+          people(page)
+            .filter({ hasText: name })
+            .getByRole('img', { name: /^Round-trip time over the last \d+ s: [\d.]+ ms now/ }),
+        ).toBeVisible();
         await expect(
           page.getByRole('region', { name: `Connection to ${name}` }).getByTestId('verdict'),
         ).toHaveText('Direct');

@@ -16,6 +16,7 @@ import {
   shouldFallBackToRelay,
   type Failure,
 } from '../diagnostics/failure.ts';
+import { addReading, EMPTY_HISTORY, type StatsHistory } from '../diagnostics/stats-history.ts';
 import type { TimelineEntry } from '../diagnostics/timeline.ts';
 import { attachCandidateStats, type CandidateRow } from '../ice/candidate-rows.ts';
 import { parseIceCandidate } from '../ice/ice-candidate.ts';
@@ -131,6 +132,7 @@ export class PeerSession {
   #report = $state.raw<IceReport | null>(null);
   #timeline = $state.raw<TimelineEntry[]>([]);
   #pairHistory = $state.raw<PairChange[]>([]);
+  #statsHistory = $state.raw<StatsHistory>(EMPTY_HISTORY);
   #remoteInfo = $state.raw<PeerInfo | null>(null);
   #failure = $state.raw<Failure | null>(null);
   #fallbackNotice = $state<string | null>(null);
@@ -239,6 +241,13 @@ export class PeerSession {
   /** Every change of the selected pair since the current peer connection was created. */
   get pairHistory(): readonly PairChange[] {
     return this.#pairHistory;
+  }
+  /**
+   * The last minutes of RTT and bytes per second each way on the selected pair, one point per
+   * `getStats()` reading (1 Hz), across rebuilds of the connection (issue #13: live graphs).
+   */
+  get statsHistory(): StatsHistory {
+    return this.#statsHistory;
   }
   /** Their NAT classification, validated; `null` until it arrives. */
   get remoteNat(): NatReport | null {
@@ -674,6 +683,13 @@ export class PeerSession {
     const report = buildIceReport(stats);
     this.#report = report;
     const pair = report.selectedPair;
+    this.#statsHistory = addReading(this.#statsHistory, {
+      atMs: this.#deps.now(),
+      pairId: pair?.id ?? null,
+      ...(pair?.currentRoundTripTimeMs === undefined ? {} : { rttMs: pair.currentRoundTripTimeMs }),
+      ...(pair?.bytesSent === undefined ? {} : { bytesSent: pair.bytesSent }),
+      ...(pair?.bytesReceived === undefined ? {} : { bytesReceived: pair.bytesReceived }),
+    });
     if (pair && pair.id !== this.#pairHistory.at(-1)?.pairId) {
       const side = (c: typeof pair.local) => `${c.type} ${c.address ?? '(hidden)'}:${c.port}`;
       const change = {

@@ -49,6 +49,13 @@ test('two people create a room, join by link and chat both ways', async ({ brows
 
   const panel = alice.getByRole('region', { name: 'NAT traversal diagnostics' });
   await expect(panel.getByTestId('verdict')).toHaveText('Direct');
+  // Live graphs from getStats() at 1 Hz: RTT, and payload bytes per second each way.
+  await expect(
+    panel.getByRole('figure', { name: 'Round-trip time' }).getByRole('img'),
+  ).toHaveAccessibleName(/^Round-trip time over the last \d+ s\. RTT: now [\d.]+ ms/);
+  await expect(
+    panel.getByRole('figure', { name: 'Bytes per second' }).getByRole('img'),
+  ).toHaveAccessibleName(/\bsent: now [\d,.]+ B\/s, .*; received: /);
 
   // On the phone nothing runs off the side: wide tables scroll inside the panel, not the page.
   await expect(bob.getByRole('button', { name: 'Send', exact: true })).toBeInViewport();

@@ -6,6 +6,14 @@
 import { availableParallelism } from 'node:os';
 import { PAGE_BUDGET_BYTES, type PageWeightResult } from './page-weight.ts';
 import {
+  PEER_KINDS,
+  PEER_LABELS,
+  VALIDATES,
+  VALIDATES_SHORT,
+  type PeerKind,
+  type PeersResult,
+} from './peers-load.ts';
+import {
   REDIS_SETUP_LABELS,
   REDIS_SETUPS,
   summarizeRedisLoad,
@@ -64,6 +72,7 @@ export interface BenchResults {
   pageWeight: Outcome<PageWeightResult>;
   startup: Outcome<StartupResult>;
   redis: Outcome<RedisLoadResult>;
+  peers: Outcome<PeersResult>;
 }
 
 /** The goals of the issue, as ratio bounds. */
@@ -134,7 +143,7 @@ function machineSection(results: BenchResults): string {
 
 function summarySection(results: BenchResults): string {
   const rows: string[][] = [];
-  const { load, setup, throughput, pageWeight, startup, redis } = results;
+  const { load, setup, throughput, pageWeight, startup, redis, peers } = results;
   if (load?.ok) {
     const ours = summarizeLoad(load.value, 'ours');
     const bare = summarizeLoad(load.value, 'bare');
@@ -242,6 +251,7 @@ function summarySection(results: BenchResults): string {
     ]);
   }
   if (redis?.ok) rows.push(...redisSummaryRows(redis.value));
+  if (peers?.ok) rows.push(...peersSummaryRows(peers.value));
   const failed = (
     [
       ['1 Signaling load', load],
@@ -250,6 +260,7 @@ function summarySection(results: BenchResults): string {
       ['4 Page weight', pageWeight],
       ['5 Start-up', startup],
       ['8 Several servers through Redis', redis],
+      ['9 Peers', peers],
     ] as const
   )
     .filter(([, outcome]) => outcome && !outcome.ok)
@@ -675,6 +686,133 @@ function redisSection(outcome: Outcome<RedisLoadResult>): string {
   ].join('\n');
 }
 
+/** One figure of section 9, per server: its summary and how to print it. */
+interface PeerFigure {
+  label: string;
+  pick: (kind: PeerKind) => Summary | undefined;
+  digits: number;
+  scale: number;
+}
+
+function peerFigures(result: PeersResult): PeerFigure[] {
+  const load = Object.fromEntries(
+    PEER_KINDS.map((kind) => [kind, summarizeLoad(result.load, kind)]),
+  ) as Record<PeerKind, LoadSummary>;
+  const { options } = result.load;
+  return [
+    {
+      label: `Highest rate with p99 < ${options.p99LimitMs} ms (relays/s)`,
+      pick: (kind) => load[kind].maxRateUnderLimit,
+      digits: 0,
+      scale: 1,
+    },
+    {
+      label: 'Saturated (relays/s)',
+      pick: (kind) => load[kind].saturatedRate,
+      digits: 0,
+      scale: 1,
+    },
+    {
+      label: 'Server CPU per relay, saturated (µs)',
+      pick: (kind) => load[kind].saturatedCpuPerRelayUs,
+      digits: 1,
+      scale: 1,
+    },
+    {
+      label: `RSS per socket at ${num(load.ours.sockets.median)} sockets (KiB)`,
+      pick: (kind) => load[kind].bytesPerSocket,
+      digits: 1,
+      scale: 1 / 1024,
+    },
+    {
+      label: 'Start-up → first accepted socket (ms)',
+      pick: (kind) => result.startup[kind],
+      digits: 0,
+      scale: 1,
+    },
+  ];
+}
+
+function peersSummaryRows(result: PeersResult): string[][] {
+  const others = PEER_KINDS.filter((kind) => kind !== 'ours');
+  return peerFigures(result).map((figure) => [
+    '9',
+    `Peers: ${figure.label}`,
+    fig(figure.pick('ours'), figure.digits, figure.scale),
+    others
+      .map((kind) => `${kind}: ${fig(figure.pick(kind), figure.digits, figure.scale)}`)
+      .join('; '),
+    others.map((kind) => ratio(ratioOf(figure.pick('ours'), figure.pick(kind)))).join('; '),
+    '',
+    '',
+  ]);
+}
+
+/** Frames the server wrote per relay when saturated: 1, or 2 where the sender gets an echo. */
+function writesPerRelay(result: PeersResult, kind: PeerKind): Summary {
+  const runs = result.load.runs.filter((run) => run.server === kind);
+  return summarize(
+    runs.map((run) => 1 + run.saturated.echoRate / Math.max(1, run.saturated.receivedRate)),
+  );
+}
+
+function peersSection(outcome: Outcome<PeersResult>): string {
+  if (!outcome?.ok) return '';
+  const result = outcome.value;
+  const { options } = result.load;
+  const figures = peerFigures(result);
+  const cell = (figure: PeerFigure, kind: PeerKind): string => {
+    const value = fig(figure.pick(kind), figure.digits, figure.scale);
+    if (kind === 'ours') return value;
+    return `${value} (${ratio(ratioOf(figure.pick(kind), figure.pick('ours')))})`;
+  };
+  const load = Object.fromEntries(
+    PEER_KINDS.map((kind) => [kind, summarizeLoad(result.load, kind)]),
+  ) as Record<PeerKind, LoadSummary>;
+  const stopped = PEER_KINDS.map(
+    (kind) =>
+      `${kind}: ${result.load.runs
+        .filter((run) => run.server === kind)
+        .map((run) => run.stoppedBy)
+        .join(', ')}`,
+  ).join('; ');
+  const rates = options.rates.filter((rate) => PEER_KINDS.some((k) => load[k].atRate.has(rate)));
+  return [
+    '## 9. Peers: the servers people would pick instead (issue #15)',
+    '',
+    loadNote(outcome.load),
+    '',
+    `PeerJS's server (\`peer\` on npm, its \`peerjs\` CLI as its README starts it: \`--key peerjs --path /myapp\`, on 127.0.0.1, with \`--concurrent_limit\` and \`--alive_timeout\` lifted as our limits are, since the default 5,000 clients would refuse half the sockets and the load workers send no HEARTBEAT) and y-webrtc's signaling server (\`PORT=… node node_modules/y-webrtc/bin/server.js\`, as its README says; it binds every interface and has no host option), under section 1's load: ${num(options.sockets)} sockets in two-person pairs from ${options.workers} load worker processes per server, every relay the same candidate, in each server's protocol (ours: \`signal\` to the other's id; PeerJS: \`CANDIDATE\` to the other's \`dst\`; y-webrtc: \`publish\` to the pair's topic, as its client signals). All three are up at once with their sockets open (${options.rounds} round(s), the order rotating), and every ladder step runs on each in turn. y-webrtc sends each publish to every subscriber of the topic, the sender included: it writes two frames per relay where the others write one (the load workers count the echo and do not time it). Start-up as in section 5, ${result.startup.ours.n} starts each, rotating; PeerJS and y-webrtc under plain \`node\`, as their READMEs start them, ours under \`tsx\` as \`npm start\` runs it. In brackets: the server's figure ÷ ours.`,
+    '',
+    table(
+      ['Server', 'Validates', ...figures.map((figure) => figure.label), 'Frames written per relay'],
+      PEER_KINDS.map((kind) => [
+        PEER_LABELS[kind],
+        VALIDATES_SHORT[kind],
+        ...figures.map((figure) => cell(figure, kind)),
+        fig(writesPerRelay(result, kind), 1),
+      ]),
+    ),
+    '',
+    'What each checks of a relayed frame, read from its code:',
+    '',
+    ...PEER_KINDS.map((kind) => `- ${PEER_LABELS[kind]}: ${VALIDATES[kind]}.`),
+    '',
+    `Open-loop ladder (${num(options.stepMs / 1000, 1)} s per step); a server leaves it at its first rate with p99 ≥ ${options.p99LimitMs} ms, a lost relay, or workers that could not send the rate, twice in a row: ${stopped}. p50 / p99 (ms) and server CPU (% of one core), medians:`,
+    '',
+    table(
+      ['Rate (relays/s)', ...PEER_KINDS.flatMap((kind) => [`${kind}: p50`, 'p99', 'CPU %'])],
+      rates.map((rate) => [
+        num(rate),
+        ...PEER_KINDS.flatMap((kind) => {
+          const at = load[kind].atRate.get(rate);
+          return [fig(at?.p50Ms, 2), fig(at?.p99Ms, 1), fig(at?.cpu)];
+        }),
+      ]),
+    ),
+  ].join('\n');
+}
+
 /** The whole of BENCHMARKS.md. */
 export function renderReport(results: BenchResults): string {
   const mode = results.quick ? 'quick (`BENCH_QUICK=1`: fewer sockets, runs and bytes)' : 'full';
@@ -694,6 +832,7 @@ export function renderReport(results: BenchResults): string {
       pageWeightSection(results.pageWeight),
       startupSection(results.startup),
       redisSection(results.redis),
+      peersSection(results.peers),
     ].flatMap((section) => (section ? [section, ''] : [])),
   ].join('\n');
 }

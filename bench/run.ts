@@ -1,12 +1,12 @@
 /**
- * `npm run bench`: runs the six benchmarks, each against its baseline in the same run, and writes
+ * `npm run bench`: runs the seven benchmarks, each against its baseline in the same run, and writes
  * BENCHMARKS.md (bench/report.ts). Benchmarks print figures; they never fail on timing. A benchmark
  * that cannot run (no root for the NAT lab, say) is reported as such and the others still run; the
  * exit status is 1 only then.
  *
  * Env:
  * - `BENCH_QUICK=1`: the short version (2,000 sockets, fewer runs, fewer bytes), under 2 minutes.
- * - `BENCH_ONLY=load,setup,throughput,weight,startup,redis`: a subset, for working on one benchmark.
+ * - `BENCH_ONLY=load,setup,throughput,weight,startup,redis,peers`: a subset, for working on one benchmark.
  * - `BENCH_OUT=path`: where the report goes (default BENCHMARKS.md at the repository root; `-` for
  *   stdout only).
  * - `BENCH_PIN=1`: pin signaling servers and load workers to separate CPUs (bench/signaling-load.ts).
@@ -23,6 +23,7 @@ import { format, resolveConfig } from 'prettier';
 import { CHROMIUM_PATH } from '../e2e/chromium.ts';
 import { benchPageWeight, buildApp } from './page-weight.ts';
 import { machineBusyMs, TreeCpuMeter } from './proc.ts';
+import { benchPeers } from './peers-load.ts';
 import { benchRedisLoad } from './redis-load.ts';
 import {
   renderReport,
@@ -38,7 +39,7 @@ import { benchThroughput } from './throughput.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
-const SECTIONS = ['load', 'setup', 'throughput', 'weight', 'startup', 'redis'] as const;
+const SECTIONS = ['load', 'setup', 'throughput', 'weight', 'startup', 'redis', 'peers'] as const;
 type Section = (typeof SECTIONS)[number];
 const ONLY = new Set(
   (process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim()),
@@ -58,6 +59,14 @@ const PLAN = QUICK
       throughput: { rounds: 1, transferBytes: 8 * 2 ** 20, warmupBytes: 2 * 2 ** 20 },
       startupRuns: 3,
       redis: { sockets: 2000, rates: [2000, 10_000, 20_000, 40_000], stepMs: 1000, rounds: 1 },
+      peers: {
+        sockets: 2000,
+        rates: [2000, 10_000, 40_000],
+        stepMs: 1000,
+        saturateMs: 1000,
+        rounds: 1,
+        startupRuns: 2,
+      },
     }
   : {
       load: {
@@ -75,6 +84,14 @@ const PLAN = QUICK
         rates: [1000, 2000, 5000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000],
         stepMs: 3000,
         rounds: 2,
+      },
+      peers: {
+        sockets: 10_000,
+        rates: [1000, 2000, 5000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000],
+        stepMs: 3000,
+        saturateMs: 4000,
+        rounds: 2,
+        startupRuns: 6,
       },
     };
 
@@ -108,10 +125,16 @@ function machine(loadBefore: number): MachineInfo {
     node: process.version,
     chromium: chromiumVersion(),
     packages: Object.fromEntries(
-      ['ws', '@thaunknown/simple-peer', 'svelte', 'vite', '@playwright/test', 'tsx'].map((name) => [
-        name,
-        packageVersion(name),
-      ]),
+      [
+        'ws',
+        '@thaunknown/simple-peer',
+        'svelte',
+        'vite',
+        '@playwright/test',
+        'tsx',
+        'peer',
+        'y-webrtc',
+      ].map((name) => [name, packageVersion(name)]),
     ),
     loadBefore,
     loadAfter: loadavg()[0] ?? NaN,
@@ -177,6 +200,9 @@ async function main(): Promise<number> {
     const redis = await section('redis', () =>
       benchRedisLoad({ ...PLAN.redis, workers: 2, p99LimitMs: 50, log }),
     );
+    const peers = await section('peers', () =>
+      benchPeers({ ...PLAN.peers, workers: 2, p99LimitMs: 50, log }),
+    );
 
     const results: BenchResults = {
       quick: QUICK,
@@ -189,6 +215,7 @@ async function main(): Promise<number> {
       pageWeight,
       startup,
       redis,
+      peers,
     };
     const out = process.env.BENCH_OUT ?? join(ROOT, 'BENCHMARKS.md');
     // Formatted as `npm run lint` (prettier --check .) expects the committed file to be.
@@ -199,7 +226,7 @@ async function main(): Promise<number> {
       writeFileSync(out, report);
       log(`bench: wrote ${out}`);
     }
-    const outcomes = [load, setup, throughput, pageWeight, startup, redis];
+    const outcomes = [load, setup, throughput, pageWeight, startup, redis, peers];
     return outcomes.some((outcome) => outcome && !outcome.ok) ? 1 : 0;
   } finally {
     rmSync(appDir, { recursive: true, force: true });

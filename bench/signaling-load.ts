@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import {
   captureOutput,
   cpuTimeMs,
+  freePort,
   cpuTimes,
   rssBytes,
   sleep,
@@ -60,6 +61,8 @@ export interface Step {
   p99Ms: number;
   lost: number;
   unexpected: number;
+  /** Frames per second the server sent back to the sender of a relay (y-webrtc's echo). */
+  echoRate: number;
   serverCpuPercent: number;
   workersCpuPercent: number;
   /** Server CPU time per relay, µs. */
@@ -118,9 +121,61 @@ export interface LoadSummary {
   >;
 }
 
-const SERVER_FILES: Record<ServerKind, string> = {
-  ours: fileURLToPath(new URL('signaling/our-server.ts', import.meta.url)),
-  bare: fileURLToPath(new URL('signaling/bare-relay.ts', import.meta.url)),
+/** How each server is started: its file, arguments, environment, and the line giving its port. */
+interface Launch {
+  file: string;
+  args: readonly string[];
+  /** The port to listen on is given in `PORT` (0 picks one), and `ready` matches it. */
+  ready: RegExp;
+  /** The server cannot be told port 0 (or would not say which it got): the bench picks one. */
+  needsFreePort: boolean;
+}
+
+/** PeerJS's CLI as its README starts it (`peerjs --port 9000 --key peerjs --path /myapp`). */
+export const PEERJS_ARGS = [
+  '--key',
+  'peerjs',
+  '--path',
+  '/myapp',
+  '--host',
+  '127.0.0.1',
+  // Lifted as ours are (bench/signaling/our-server.ts): the default of 5,000 clients would
+  // refuse half the sockets, and the load workers do not send the HEARTBEAT a PeerJS client
+  // sends every 5 s, which the 60 s default alive timeout waits for.
+  '--concurrent_limit',
+  '1000000',
+  '--alive_timeout',
+  '3600000',
+] as const;
+
+const SERVERS: Record<ServerKind, Launch> = {
+  ours: {
+    file: fileURLToPath(new URL('signaling/our-server.ts', import.meta.url)),
+    args: [],
+    ready: /listening (\d+)/,
+    needsFreePort: false,
+  },
+  bare: {
+    file: fileURLToPath(new URL('signaling/bare-relay.ts', import.meta.url)),
+    args: [],
+    ready: /listening (\d+)/,
+    needsFreePort: false,
+  },
+  peerjs: {
+    // The `peerjs` bin; `PORT` stands in for `--port` (the CLI reads it, and says the port).
+    file: fileURLToPath(new URL('../node_modules/peer/dist/bin/peerjs.js', import.meta.url)),
+    args: PEERJS_ARGS,
+    ready: /port: (\d+)/,
+    needsFreePort: false,
+  },
+  'y-webrtc': {
+    // `PORT=4444 node ./node_modules/y-webrtc/bin/server.js`, as its README has it. It listens
+    // on every interface (no host option); the load comes over loopback all the same.
+    file: fileURLToPath(new URL('../node_modules/y-webrtc/bin/server.js', import.meta.url)),
+    args: [],
+    ready: /running on localhost: (\d+)/,
+    needsFreePort: true,
+  },
 };
 const WORKER_FILE = fileURLToPath(new URL('signaling/load-worker.ts', import.meta.url));
 const LOOP_MONITOR_FILE = fileURLToPath(new URL('signaling/loop-monitor.ts', import.meta.url));
@@ -187,14 +242,16 @@ export async function startServer(
   pinned: boolean,
   env: Record<string, string> = {},
 ): Promise<{ server: ChildProcess; output: () => string; port: number }> {
-  const server = spawnBench(tsNode(SERVER_FILES[kind], true), {
+  const launch = SERVERS[kind];
+  const port = launch.needsFreePort ? await freePort('tcp') : 0;
+  const server = spawnBench([...tsNode(launch.file, true), ...launch.args], {
     cwd: ROOT,
-    env: { PORT: '0', ...env },
+    env: { PORT: String(port), ...env },
     ...(pinned ? { cpus: '0' } : {}),
   });
   const output = captureOutput(server);
   try {
-    const match = await waitForLine(server, /listening (\d+)/, START_TIMEOUT_MS, output);
+    const match = await waitForLine(server, launch.ready, START_TIMEOUT_MS, output);
     return { server, output, port: Number(match[1]) };
   } catch (error) {
     await stopProcess(server);
@@ -278,6 +335,7 @@ export async function measureStep(
   let received = 0;
   let lost = 0;
   let unexpected = 0;
+  let echoes = 0;
   let durationMs = 0;
   let workersLoopDelayMaxMs = 0;
   for (const reply of replies) {
@@ -287,6 +345,7 @@ export async function measureStep(
     received += reply.received;
     lost += reply.lost;
     unexpected += reply.unexpected;
+    echoes += reply.echoes;
     durationMs = Math.max(durationMs, reply.durationMs);
     workersLoopDelayMaxMs = Math.max(workersLoopDelayMaxMs, reply.loopDelayMaxMs);
     if (reply.firstUnexpected) console.error(`unexpected frame: ${reply.firstUnexpected}`);
@@ -302,6 +361,7 @@ export async function measureStep(
     p99Ms: histogram.quantile(0.99),
     lost,
     unexpected,
+    echoRate: (echoes / durationMs) * 1000,
     serverCpuPercent: cpuShare(serverCpuMs, wallMs),
     workersCpuPercent: cpuShare(workersCpuMs, wallMs),
     serverCpuPerRelayUs: (serverCpuMs * 1000) / Math.max(1, received),
@@ -501,9 +561,15 @@ function describe(kind: ServerKind, label: string, step: Step): string {
  * One round: both servers up with their sockets open, then every step run on one server and
  * straight after on the other, so that whatever else the machine does lands on both alike.
  */
-async function round(index: number, options: LoadOptions, pinned: boolean): Promise<ServerRun[]> {
+async function round(
+  index: number,
+  options: LoadOptions,
+  pinned: boolean,
+  kinds: readonly ServerKind[],
+): Promise<ServerRun[]> {
   const { log } = options;
-  const order: ServerKind[] = index % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours'];
+  // Rotated each round, so no server is always first after the others' steps.
+  const order = kinds.map((_, i) => kinds[(i + index) % kinds.length]!);
   const servers: Loaded[] = [];
   try {
     for (const kind of order) servers.push(await load(kind, options, pinned));
@@ -567,12 +633,16 @@ function canPin(): boolean {
   );
 }
 
-export async function benchSignalingLoad(options: LoadOptions): Promise<LoadResult> {
+/** `kinds`: the servers, all up at once in each round, every step run on each in turn. */
+export async function benchSignalingLoad(
+  options: LoadOptions,
+  kinds: readonly ServerKind[] = ['ours', 'bare'],
+): Promise<LoadResult> {
   const pinned = canPin();
   const runs: ServerRun[] = [];
   for (let i = 0; i < options.rounds; i++) {
-    options.log(`signaling load, round ${i + 1} of ${options.rounds}`);
-    runs.push(...(await round(i, options, pinned)));
+    options.log(`signaling load (${kinds.join(', ')}), round ${i + 1} of ${options.rounds}`);
+    runs.push(...(await round(i, options, pinned, kinds)));
   }
   const { sockets, rates, stepMs, saturateMs, rounds, workers, p99LimitMs } = options;
   return {

@@ -4,14 +4,15 @@
  * signaling/main.ts`, STUN responder included); the baseline is the bare relay started by the same
  * `tsx`, so the difference is our code, not the TypeScript loader both pay for.
  */
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { captureOutput, sleep, spawnBench, stopProcess } from './proc.ts';
+import { captureOutput, freePort, sleep, spawnBench, stopProcess } from './proc.ts';
+import { PEERJS_ARGS } from './signaling-load.ts';
+import { PEERJS_KEY, PEERJS_PATH } from './signaling/load-worker.ts';
 import { summarize, type Summary } from './stats.ts';
 
-export type StartupKind = 'ours' | 'bare';
+/** The servers bench/peers-load.ts compares too (issue #15), started as their READMEs say. */
+export type StartupKind = 'ours' | 'bare' | 'peerjs' | 'y-webrtc';
 
 export interface StartupOptions {
   /** Starts per server, alternating. */
@@ -19,28 +20,16 @@ export interface StartupOptions {
   log: (line: string) => void;
 }
 
-export type StartupResult = Record<StartupKind, Summary>;
+export type StartupResult = Record<'ours' | 'bare', Summary>;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+const PEERJS_BIN = fileURLToPath(new URL('../node_modules/.bin/peerjs', import.meta.url));
+const Y_WEBRTC_SERVER = fileURLToPath(
+  new URL('../node_modules/y-webrtc/bin/server.js', import.meta.url),
+);
 const POLL_INTERVAL_MS = 5;
 const START_TIMEOUT_MS = 20_000;
-
-/** A TCP or UDP port nothing listens on right now (a race we accept on a bench machine). */
-async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
-  if (kind === 'udp') {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const { port } = socket.address();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    return port;
-  }
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Resolves true once a WebSocket to `url` opens, false if it fails (nothing listening yet). */
 function tryOpen(url: string): Promise<boolean> {
@@ -56,15 +45,27 @@ function tryOpen(url: string): Promise<boolean> {
 
 async function startOnce(kind: StartupKind): Promise<number> {
   const port = await freePort('tcp');
-  const command =
-    kind === 'ours'
-      ? [TSX, 'signaling/main.ts']
-      : [TSX, fileURLToPath(new URL('signaling/bare-relay.ts', import.meta.url))];
-  const env: Record<string, string> =
-    kind === 'ours'
-      ? { HOST: '127.0.0.1', PORT: String(port), STUN_PORT: String(await freePort('udp')) }
-      : { PORT: String(port) };
-  const url = `ws://127.0.0.1:${port}${kind === 'ours' ? '/ws' : '/'}`;
+  const commands: Record<StartupKind, { command: string[]; env: Record<string, string> }> = {
+    ours: {
+      command: [TSX, 'signaling/main.ts'],
+      env: { HOST: '127.0.0.1', PORT: String(port), STUN_PORT: String(await freePort('udp')) },
+    },
+    bare: {
+      command: [TSX, fileURLToPath(new URL('signaling/bare-relay.ts', import.meta.url))],
+      env: { PORT: String(port) },
+    },
+    // Plain node, as their READMEs start them: no TypeScript loader to pay for.
+    peerjs: { command: [PEERJS_BIN, '--port', String(port), ...PEERJS_ARGS], env: {} },
+    'y-webrtc': { command: [process.execPath, Y_WEBRTC_SERVER], env: { PORT: String(port) } },
+  };
+  const { command, env } = commands[kind];
+  const paths: Record<StartupKind, string> = {
+    ours: '/ws',
+    bare: '/',
+    peerjs: `${PEERJS_PATH}?key=${PEERJS_KEY}&id=startup&token=t`,
+    'y-webrtc': '/',
+  };
+  const url = `ws://127.0.0.1:${port}${paths[kind]}`;
   const t0 = performance.now();
   const child = spawnBench(command, { cwd: ROOT, env });
   const output = captureOutput(child);
@@ -81,14 +82,33 @@ async function startOnce(kind: StartupKind): Promise<number> {
   }
 }
 
-export async function benchStartup(options: StartupOptions): Promise<StartupResult> {
-  const times: Record<StartupKind, number[]> = { ours: [], bare: [] };
+/** Start-up times of `kinds`, `runs` starts each, the order rotating. */
+export async function measureStartups<K extends StartupKind>(
+  kinds: readonly K[],
+  options: StartupOptions,
+): Promise<Record<K, Summary>> {
+  const times = new Map<K, number[]>(kinds.map((kind) => [kind, []]));
   for (let run = 0; run < options.runs; run++) {
-    const order: StartupKind[] = run % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours'];
-    for (const kind of order) times[kind].push(await startOnce(kind));
+    const order = kinds.map((_, i) => kinds[(i + run) % kinds.length]!);
+    for (const kind of order) times.get(kind)!.push(await startOnce(kind));
   }
   options.log(
-    `start-up: ours ${times.ours.map((t) => t.toFixed(0)).join(', ')} ms; bare ${times.bare.map((t) => t.toFixed(0)).join(', ')} ms`,
+    `start-up: ${kinds
+      .map(
+        (kind) =>
+          `${kind} ${times
+            .get(kind)!
+            .map((t) => t.toFixed(0))
+            .join(', ')} ms`,
+      )
+      .join('; ')}`,
   );
-  return { ours: summarize(times.ours), bare: summarize(times.bare) };
+  return Object.fromEntries(kinds.map((kind) => [kind, summarize(times.get(kind)!)])) as Record<
+    K,
+    Summary
+  >;
+}
+
+export function benchStartup(options: StartupOptions): Promise<StartupResult> {
+  return measureStartups(['ours', 'bare'], options);
 }

@@ -9,13 +9,23 @@
  * time goes into a FIFO on the receiving socket and comes out when the relayed frame arrives (TCP
  * and the relay keep order). A and B may be on two servers that share rooms (`portB`, issue #12:
  * bench/redis-load.ts); then every relay crosses from one server process to the other.
+ *
+ * The servers people would pick instead (bench/peers-load.ts, issue #15) get the same candidate
+ * in their own protocol: PeerJS (`peer`) a `CANDIDATE` to the other member's id, which the server
+ * relays with `src` added; y-webrtc a `publish` to the room's topic, which its server sends to
+ * every subscriber, the sender included. Those echoes are counted (`echoes`), not timed.
  */
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { withTimeout } from '../proc.ts';
 import { LatencyHistogram } from '../stats.ts';
 
-export type ServerKind = 'ours' | 'bare';
+export type ServerKind = 'ours' | 'bare' | 'peerjs' | 'y-webrtc';
+
+/** The ws path of the PeerJS server started as its README says (`--path /myapp`). */
+export const PEERJS_PATH = '/myapp/peerjs';
+/** Its `--key`, the README's and the default. */
+export const PEERJS_KEY = 'peerjs';
 
 export type WorkerCommand =
   | {
@@ -55,6 +65,8 @@ export type WorkerReply =
       /** Frames that were neither a relay nor expected (server errors), and the first one. */
       unexpected: number;
       firstUnexpected: string | null;
+      /** Frames a socket got back of its own sends (y-webrtc publishes to the sender too). */
+      echoes: number;
       /** This worker's worst event-loop delay during the step, ms. */
       loopDelayMaxMs: number;
     }
@@ -83,6 +95,8 @@ const OPCODE_CLOSE = 0x8;
 const OPCODE_PING = 0x9;
 const OPCODE_PONG = 0xa;
 const RELAY_PREFIX = Buffer.from('{"type":"signal"');
+/** PeerJS rebuilds every relayed message as `{type, src, dst, payload}` (JSON key order). */
+const PEERJS_RELAY_PREFIX = Buffer.from('{"type":"CANDIDATE","src":');
 
 /** A client frame: FIN, `opcode`, masked with key 0 (so the payload is copied as is). */
 function clientFrame(opcode: number, payload: Buffer): Buffer {
@@ -113,6 +127,10 @@ class Conn {
   /** Send times (ms) of relays in flight towards this socket, oldest first from `head`. */
   readonly inFlight: number[] = [];
   head = 0;
+  /** What a relay from `peer` starts with, when the bench checks it; `null` for any frame. */
+  relayPrefix: Buffer | null = null;
+  /** What the server's echo of this socket's own send starts with (y-webrtc), else `null`. */
+  echoPrefix: Buffer | null = null;
   /** Text frames while setting up; relays after. */
   onText: (data: Buffer, start: number, end: number) => void = () => {};
   readonly upgraded: Promise<void>;
@@ -213,7 +231,7 @@ async function expectMessage(conn: Conn, type: string): Promise<{ id?: string }>
   for (;;) {
     const message = await nextMessage(conn);
     if (message.type === type) return message;
-    if (message.type === 'error')
+    if (message.type === 'error' || message.type === 'ERROR')
       throw new Error(`expected ${type}, got ${JSON.stringify(message)}`);
   }
 }
@@ -232,6 +250,7 @@ let histogram = new LatencyHistogram();
 let sent = 0;
 let received = 0;
 let unexpected = 0;
+let echoes = 0;
 let firstUnexpected: string | null = null;
 /** In closed-loop mode: send the next relay on each arrival until this time (ms). */
 let refillUntil = -Infinity;
@@ -243,19 +262,20 @@ function send(from: Conn): void {
   sent++;
 }
 
-function onRelay(conn: Conn, data: Buffer, start: number, end: number, server: ServerKind): void {
-  if (
-    server === 'ours' &&
-    data.compare(
-      RELAY_PREFIX,
-      0,
-      RELAY_PREFIX.length,
-      start,
-      Math.min(end, start + RELAY_PREFIX.length),
-    ) !== 0
-  ) {
-    unexpected++;
-    firstUnexpected ??= data.toString('utf8', start, end);
+function startsWith(data: Buffer, start: number, end: number, prefix: Buffer): boolean {
+  return (
+    end - start >= prefix.length &&
+    data.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0
+  );
+}
+
+function onRelay(conn: Conn, data: Buffer, start: number, end: number): void {
+  if (conn.relayPrefix && !startsWith(data, start, end, conn.relayPrefix)) {
+    if (conn.echoPrefix && startsWith(data, start, end, conn.echoPrefix)) echoes++;
+    else {
+      unexpected++;
+      firstUnexpected ??= data.toString('utf8', start, end);
+    }
     return;
   }
   if (conn.head >= conn.inFlight.length) return; // a straggler from a step already written off
@@ -280,11 +300,21 @@ async function openRoom(
 ): Promise<Room> {
   const socketIndex = command.firstSocket + 2 * index;
   const id = `bench-${process.pid}-${index}-`.padEnd(24, 'z');
-  const path = command.server === 'ours' ? '/ws' : `/?room=${id}`;
-  const a = new Conn(command.port, path, sourceAddress(command.addressOctet, socketIndex));
+  const idA = `${id}a`;
+  const idB = `${id}b`;
+  const peerjsPath = (peer: string): string =>
+    `${PEERJS_PATH}?key=${PEERJS_KEY}&id=${peer}&token=t${peer.length}`;
+  const paths: Record<ServerKind, [string, string]> = {
+    ours: ['/ws', '/ws'],
+    bare: [`/?room=${id}`, `/?room=${id}`],
+    peerjs: [peerjsPath(idA), peerjsPath(idB)],
+    'y-webrtc': ['/', '/'],
+  };
+  const [pathA, pathB] = paths[command.server];
+  const a = new Conn(command.port, pathA, sourceAddress(command.addressOctet, socketIndex));
   const b = new Conn(
     command.portB ?? command.port,
-    path,
+    pathB,
     sourceAddress(command.addressOctet, socketIndex + 1),
   );
   conns.push(a, b);
@@ -308,6 +338,41 @@ async function openRoom(
       OPCODE_TEXT,
       Buffer.from(JSON.stringify({ type: 'signal', to: helloA.id, data: CANDIDATE })),
     );
+    a.relayPrefix = b.relayPrefix = RELAY_PREFIX;
+  } else if (command.server === 'peerjs') {
+    // The server answers each registered id with OPEN; a CANDIDATE goes to `dst` with the
+    // candidate as `payload`, as the PeerJS client sends it.
+    await Promise.all([expectMessage(a, 'OPEN'), expectMessage(b, 'OPEN')]);
+    const frame = (dst: string): Buffer =>
+      clientFrame(
+        OPCODE_TEXT,
+        Buffer.from(JSON.stringify({ type: 'CANDIDATE', dst, payload: CANDIDATE })),
+      );
+    a.relayFrame = frame(idB);
+    b.relayFrame = frame(idA);
+    a.relayPrefix = b.relayPrefix = PEERJS_RELAY_PREFIX;
+  } else if (command.server === 'y-webrtc') {
+    // Subscriptions are not acknowledged; a ping after each is, and the server reads a socket's
+    // frames in order, so the pong means the subscription is in.
+    await Promise.all([a.upgraded, b.upgraded]);
+    for (const conn of [a, b]) {
+      conn.sendText(JSON.stringify({ type: 'subscribe', topics: [id] }));
+      conn.sendText(JSON.stringify({ type: 'ping' }));
+    }
+    await Promise.all([expectMessage(a, 'pong'), expectMessage(b, 'pong')]);
+    // As the y-webrtc client signals (unencrypted): the sender's id is the client's to give.
+    const publish = (from: string, to: string): string =>
+      JSON.stringify({
+        type: 'publish',
+        topic: id,
+        data: { type: 'signal', from, to, signal: CANDIDATE },
+      });
+    // The server re-encodes the message with `clients` added; keys keep their order.
+    const prefix = (from: string): Buffer => Buffer.from(publish(from, '').split(',"to"')[0]!);
+    a.relayFrame = clientFrame(OPCODE_TEXT, Buffer.from(publish(idA, idB)));
+    b.relayFrame = clientFrame(OPCODE_TEXT, Buffer.from(publish(idB, idA)));
+    a.relayPrefix = b.echoPrefix = prefix(idB);
+    b.relayPrefix = a.echoPrefix = prefix(idA);
   } else {
     await Promise.all([a.upgraded, b.upgraded]);
     // Same bytes as ours gets: the bare relay forwards them without looking.
@@ -316,7 +381,7 @@ async function openRoom(
     b.relayFrame = a.relayFrame;
   }
   for (const conn of [a, b]) {
-    conn.onText = (data, start, end) => onRelay(conn, data, start, end, command.server);
+    conn.onText = (data, start, end) => onRelay(conn, data, start, end);
   }
   return { a, b };
 }
@@ -364,6 +429,7 @@ function resetStep(): void {
   sent = 0;
   received = 0;
   unexpected = 0;
+  echoes = 0;
   firstUnexpected = null;
 }
 
@@ -378,6 +444,7 @@ async function measured(start: number, end: number): Promise<WorkerReply> {
     histogram: Array.from(histogram.counts),
     unexpected,
     firstUnexpected,
+    echoes,
     loopDelayMaxMs: loopDelay.max / 1e6,
   };
 }

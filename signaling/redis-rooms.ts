@@ -60,6 +60,30 @@ const ROOM_REFRESHES_PER_TTL = 10;
 /** After Redis comes back, lease periods during which other nodes' missing members are kept. */
 const RECOVERY_GRACE_FACTOR = 2;
 
+/**
+ * Longest `close()` waits for Redis (the last leave, deleting the lease, a clean QUIT) before it
+ * drops the connections: a client that is reconnecting to a Redis that is gone would otherwise
+ * keep a shutdown waiting for ever.
+ */
+const CLOSE_TIMEOUT_MS = 2000;
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}
+
 /** Options of {@link createRedisDirectory}. */
 export interface RedisDirectoryOptions {
   /** `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). */
@@ -627,9 +651,12 @@ export function createRedisDirectory(
       closed = true;
       clearInterval(ticker);
       clearTimeout(graceTimer);
-      await connected;
-      if (cmd.isReady) await cmd.del(leaseKey).catch(() => undefined);
-      await Promise.allSettled([cmd.close(), sub.close()]);
+      const goodbye = (async () => {
+        await connected;
+        if (cmd.isReady) await cmd.del(leaseKey).catch(() => undefined);
+        await Promise.allSettled([cmd.close(), sub.close()]);
+      })();
+      await settledWithin(goodbye, CLOSE_TIMEOUT_MS);
       cmd.destroy();
       sub.destroy();
     },

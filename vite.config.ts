@@ -33,7 +33,12 @@ export default defineConfig({
   },
   test: {
     root: '.',
-    include: ['common/**/*.test.ts', 'signaling/**/*.test.ts', 'web/src/**/*.test.ts'],
+    include: [
+      'common/**/*.test.ts',
+      'signaling/**/*.test.ts',
+      'web/src/**/*.test.ts',
+      'bench/**/*.test.ts',
+    ],
     environment: 'node',
   },
 });

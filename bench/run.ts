@@ -15,7 +15,7 @@
  *   setup-lab.ts, signaling/our-server.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { benchPageWeight, buildApp } from './page-weight.ts';
 import { machineBusyMs, TreeCpuMeter } from './proc.ts';
 import { benchPeers } from './peers-load.ts';
 import { benchRedisLoad } from './redis-load.ts';
+import { keepUnmeasuredSections } from './report-merge.ts';
 import {
   renderReport,
   type BenchResults,
@@ -223,7 +224,13 @@ async function main(): Promise<number> {
     const report = await format(renderReport(results), { ...options, parser: 'markdown' });
     log(`\n${report}`);
     if (out !== '-') {
-      writeFileSync(out, report);
+      // Sections this run did not measure (a BENCH_ONLY subset; 6 and 7 have scripts of their
+      // own) stay as they were, rather than vanish from the file.
+      const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
+      writeFileSync(
+        out,
+        await format(keepUnmeasuredSections(previous, report), { ...options, parser: 'markdown' }),
+      );
       log(`bench: wrote ${out}`);
     }
     const outcomes = [load, setup, throughput, pageWeight, startup, redis, peers];

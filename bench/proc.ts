@@ -3,9 +3,7 @@
  * CPUs, read through /proc (RSS, CPU time), and always stopped. Linux only.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 /** Open files a bench process asks for: 10,000 sockets on one side need at least that many. */
 export const OPEN_FILES_WANTED = 65536;
@@ -211,20 +209,4 @@ export class TreeCpuMeter {
     }
     this.#inclusiveNow = inclusive;
   }
-}
-
-/** A TCP or UDP port nothing listens on right now (a race we accept on a bench machine). */
-export async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
-  if (kind === 'udp') {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const { port } = socket.address();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    return port;
-  }
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
 }

@@ -17,10 +17,10 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../signaling/testing/free-port.ts';
 import {
   captureOutput,
   cpuTimeMs,
-  freePort,
   cpuTimes,
   rssBytes,
   sleep,

@@ -6,7 +6,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { captureOutput, freePort, sleep, spawnBench, stopProcess } from './proc.ts';
+import { freePort } from '../signaling/testing/free-port.ts';
+import { captureOutput, sleep, spawnBench, stopProcess } from './proc.ts';
 import { PEERJS_ARGS } from './signaling-load.ts';
 import { PEERJS_KEY, PEERJS_PATH } from './signaling/load-worker.ts';
 import { summarize, type Summary } from './stats.ts';

@@ -12,7 +12,7 @@ import { expect, test, type Browser, type BrowserContext, type Page } from '@pla
 import { startTestRedis, type TestRedis } from '../signaling/testing/redis.ts';
 import { startLoopbackApp, type LoopbackApp } from './support/loopback-app.ts';
 import { startNginx, type Nginx } from './support/nginx.ts';
-import { setName } from './support/people.ts';
+import { say, setName } from './support/people.ts';
 
 const NGINX_PORT = 18090;
 const APPS = [
@@ -60,15 +60,7 @@ function socketCounts(apps: readonly LoopbackApp[]): Promise<number[]> {
 }
 
 const status = (page: Page) => page.getByRole('status');
-const messages = (page: Page) => page.getByRole('list', { name: 'Messages' });
 const people = (page: Page) => page.getByRole('list', { name: 'People' }).getByRole('listitem');
-
-/** Sends `text` and waits until `to` shows it. */
-async function say(from: Page, to: Page, text: string): Promise<void> {
-  await from.getByRole('textbox', { name: 'Message' }).fill(text);
-  await from.getByRole('button', { name: 'Send', exact: true }).click();
-  await expect(messages(to)).toContainText(text);
-}
 
 let redis: TestRedis | undefined;
 let apps: LoopbackApp[] = [];

@@ -13,6 +13,7 @@
 import { formatHostPort, parseIpAddress, type IpFamily } from '../../../../common/ip-address.ts';
 import type { CandidateInfo, CandidatePairInfo, IceReport } from '../ice/ice-report.ts';
 import type { FamilyNatResult, NatBehaviour, NatReport } from '../nat/nat-classifier.ts';
+import { formatRttMs } from './stats-history.ts';
 
 /** The boxes, in the order drawn from this device to theirs. */
 export type DiagramNodeId =
@@ -242,7 +243,7 @@ export function pathDiagram(input: PathDiagramInput): PathDiagram {
   const protocol = local.protocol === 'tcp' ? 'TCP' : 'UDP';
   const relayProtocol = relayProtocolOf(local);
   const rttMs = pair.currentRoundTripTimeMs ?? null;
-  const rtt = rttMs === null ? null : `${rttMs < 10 ? rttMs.toFixed(1) : rttMs.toFixed(0)} ms`;
+  const rtt = rttMs === null ? null : `${formatRttMs(rttMs)} ms`;
   const label = [relayProtocol ? `${relayProtocol} to TURN` : protocol, family, rtt]
     .filter((part) => part !== null)
     .join(' · ');

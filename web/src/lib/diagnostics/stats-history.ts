@@ -78,6 +78,14 @@ export function addReading(
   };
 }
 
+/**
+ * A round-trip time as the panel writes it: one decimal under 10 ms (loopback and LAN paths), whole
+ * milliseconds above, without the unit, e.g. "0.4", "23".
+ */
+export function formatRttMs(ms: number): string {
+  return ms < 10 ? ms.toFixed(1) : ms.toFixed(0);
+}
+
 /** The RTTs of the last `count` points that have one, oldest first: the sparkline's data. */
 export function recentRtts(history: StatsHistory, count: number): number[] {
   const rtts = history.points.map((p) => p.rttMs).filter((ms) => ms !== null);

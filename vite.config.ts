@@ -26,7 +26,14 @@ export default defineConfig({
     // For the page only: under vitest the shims would replace Node's own `process` in tests.
     ...(process.env.VITEST ? [] : [simplePeerPolyfills()]),
   ],
-  build: { outDir: '../dist/web', emptyOutDir: true, target: 'es2022' },
+  build: {
+    outDir: '../dist/web',
+    emptyOutDir: true,
+    target: 'es2022',
+    // Chromium and Firefox (115+, so every firefox-esr) support `<link rel="modulepreload">`
+    // natively; Vite's polyfill for older browsers would only add bytes to the first script.
+    modulePreload: { polyfill: false },
+  },
   server: {
     // `npm run dev`: the page on Vite, signaling on `npm start`'s port.
     proxy: { '/ws': { target: 'ws://127.0.0.1:8080', ws: true } },

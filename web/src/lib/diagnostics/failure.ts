@@ -14,21 +14,23 @@
 import { analysePath, type Blame, type ForecastBasis } from '../nat/forecast.ts';
 import type { CandidatePairState } from '../ice/ice-report.ts';
 import { describeErrorCode, parseIceUrl, type NatReport } from '../nat/nat-classifier.ts';
-import type { TurnConfig } from '../nat/turn-check.ts';
+import {
+  DIRECT_TIMEOUT_MS,
+  ICE_PROGRESS_TIMEOUT_MS,
+  isClosed,
+  isFailed,
+  isUp,
+  type FallbackInput,
+} from '../peer/relay-fallback.ts';
 
-/**
- * How long a direct path gets before the session, if TURN is configured, retries with
- * `iceTransportPolicy: 'relay'`, ms: several times the 2–3 s a working direct path takes, to
- * allow for slow signaling, mobile round trips and the odd lost check.
- */
-export const DIRECT_TIMEOUT_MS = 8 * 1000;
-
-/**
- * How long any one attempt (direct, or the relay-only retry) may make no connection before the
- * panel says it failed and why, ms. Roughly half Chromium's own ~30 s to ICE `failed`, and more
- * than {@link DIRECT_TIMEOUT_MS} so the relay fallback gets its turn first.
- */
-export const ICE_PROGRESS_TIMEOUT_MS = 15 * 1000;
+// The relay fallback's half (peer/relay-fallback.ts), for the tests and the panel.
+export {
+  DIRECT_TIMEOUT_MS,
+  FALLBACK_NOTICE,
+  ICE_PROGRESS_TIMEOUT_MS,
+  shouldFallBackToRelay,
+  type FallbackInput,
+} from '../peer/relay-fallback.ts';
 
 /** Candidate pairs by connectivity-check state (RFC 8445 §6.1.2.6). */
 export interface PairCounts {
@@ -46,20 +48,12 @@ export interface FailureCandidateError {
   errorText: string;
 }
 
-/** Everything {@link explainFailure} reads. */
-export interface FailureInput {
-  iceConnectionState: RTCIceConnectionState;
-  connectionState: RTCPeerConnectionState;
-  /** Time since this attempt's peer connection was created, ms. */
-  elapsedMs: number;
-  /** This attempt is the relay-only retry. */
-  relayOnly: boolean;
+/** Everything {@link explainFailure} reads: the fallback's inputs, and what the panel gathered. */
+export interface FailureInput extends FallbackInput {
   /** This page's NAT report; `null` if the probe has not finished. */
   local: NatReport | null;
   /** The other person's NAT report; `null` if it has not arrived. */
   remote: NatReport | null;
-  /** From `turnConfig(iceServers)`. */
-  turn: TurnConfig;
   /** A local relay candidate was gathered in this attempt. */
   relayGathered: boolean;
   /** Candidates received from the other person in this attempt. */
@@ -84,15 +78,6 @@ export interface Failure {
 const AUTH_REMEDY =
   'Check TURN_SECRET against the TURN server’s shared secret (coturn static-auth-secret), or TURN_USERNAME and TURN_CREDENTIAL against its user list. Time-limited credentials also fail when the two servers’ clocks disagree. The Test TURN button checks them on their own.';
 
-/** Inputs of {@link shouldFallBackToRelay}. */
-export type FallbackInput = Pick<
-  FailureInput,
-  'iceConnectionState' | 'connectionState' | 'elapsedMs' | 'relayOnly' | 'turn'
->;
-
-/** The panel's line when the session retries through the relay. */
-export const FALLBACK_NOTICE = `No direct path after ${DIRECT_TIMEOUT_MS / 1000} s: retrying through the relay (TURN) only.`;
-
 /** Counts pairs by state; pairs without a known state count toward `total` only. */
 export function countPairs(pairs: readonly { state?: CandidatePairState }[]): PairCounts {
   const counts: PairCounts = { total: 0, succeeded: 0, failed: 0, pending: 0 };
@@ -104,17 +89,6 @@ export function countPairs(pairs: readonly { state?: CandidatePairState }[]): Pa
       counts.pending += 1;
   }
   return counts;
-}
-
-/**
- * True when the session should drop this attempt and retry with `iceTransportPolicy: 'relay'`:
- * TURN is configured, this is not already the relay attempt, nothing is connected, and ICE failed
- * or {@link DIRECT_TIMEOUT_MS} has passed. Never throws.
- */
-export function shouldFallBackToRelay(input: FallbackInput): boolean {
-  if (!input.turn.configured || input.relayOnly) return false;
-  if (isUp(input) || isClosed(input)) return false;
-  return isFailed(input) || input.elapsedMs >= DIRECT_TIMEOUT_MS;
 }
 
 /**
@@ -293,20 +267,4 @@ function diagnose(
       ? 'Reload both pages and compare both diagnostics panels.'
       : 'Set TURN_URLS on the server so the app can relay when a direct path fails.',
   };
-}
-
-function isUp({ iceConnectionState, connectionState }: FallbackInput): boolean {
-  return (
-    iceConnectionState === 'connected' ||
-    iceConnectionState === 'completed' ||
-    connectionState === 'connected'
-  );
-}
-
-function isClosed({ iceConnectionState, connectionState }: FallbackInput): boolean {
-  return iceConnectionState === 'closed' || connectionState === 'closed';
-}
-
-function isFailed({ iceConnectionState, connectionState }: FallbackInput): boolean {
-  return iceConnectionState === 'failed' || connectionState === 'failed';
 }

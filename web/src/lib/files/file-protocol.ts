@@ -26,15 +26,8 @@ import { parseBoundedJson, type JsonLimits } from '../../../../signaling/bounded
 /** Version of the frames below; an offer of another version is refused, never half-read. */
 export const FILE_PROTOCOL_VERSION = 1;
 
-/** Label of the data channel files travel on (its own SCTP stream, so chat never waits behind a chunk). */
-export const FILES_CHANNEL_LABEL = 'files';
-
-/**
- * SCTP stream id of the `files` channel. It is negotiated out of band (webrtc-pc §6.1: both
- * sides create it with `negotiated: true` and this id), so no `datachannel` event ever reaches
- * simple-peer, which takes the first one it sees as the chat channel. Auto-assigned ids skip it.
- */
-export const FILES_CHANNEL_ID = 3;
+// The channel itself (rtc/peer.ts opens it before any file code has loaded, issue #13).
+export { FILES_CHANNEL_ID, FILES_CHANNEL_LABEL } from './channel.ts';
 
 /** Longest file name carried, characters (ext4 and NTFS allow 255). */
 export const MAX_FILE_NAME_CHARS = 255;

@@ -9,24 +9,19 @@
  */
 import type { IceServer, PeerInfo, SignalData } from '../../../../signaling/protocol.ts';
 import { displayName } from '../chat/names.ts';
-import {
-  countPairs,
-  explainFailure,
-  FALLBACK_NOTICE,
-  shouldFallBackToRelay,
-  type Failure,
-} from '../diagnostics/failure.ts';
+import type { Analysis } from '../diagnostics/analysis.ts';
+import type { Failure } from '../diagnostics/failure.ts';
 import { addReading, EMPTY_HISTORY, type StatsHistory } from '../diagnostics/stats-history.ts';
 import type { TimelineEntry } from '../diagnostics/timeline.ts';
 import { attachCandidateStats, type CandidateRow } from '../ice/candidate-rows.ts';
 import { parseIceCandidate } from '../ice/ice-candidate.ts';
 import { buildIceReport, verdict, type IceReport, type Verdict } from '../ice/ice-report.ts';
-import { forecast, forecastHeld, type Forecast, type ForecastCheck } from '../nat/forecast.ts';
-import { parseNatReport, type NatReport } from '../nat/nat-classifier.ts';
-import type { TurnConfig } from '../nat/turn-check.ts';
+import type { Forecast, ForecastCheck } from '../nat/forecast.ts';
+import type { NatReport } from '../nat/nat-classifier.ts';
+import type { TurnConfig } from '../nat/turn-config.ts';
 import type { CandidateError, PeerEvents, PeerOptions, PeerStates } from '../rtc/peer.ts';
 import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from './link-policy.ts';
-import { sdpFingerprint, shortAuthString } from './sas.ts';
+import { FALLBACK_NOTICE, shouldFallBackToRelay } from './relay-fallback.ts';
 
 /** Least time between two diagnostics views pushed to the other peer, ms (trailing). */
 export const SHARE_INTERVAL_MS = 2000;
@@ -82,6 +77,12 @@ export interface PeerDeps {
   turn(): TurnConfig;
   /** This device's NAT classification, `null` until probed (reactive). */
   natReport(): NatReport | null;
+  /**
+   * The diagnostics' analysis (diagnostics/analysis.ts), `null` until its chunk has loaded
+   * (reactive). Until then there is no forecast, no failure explanation and the other side's NAT
+   * report waits unparsed; connecting and chatting do not wait for it.
+   */
+  analysis(): Analysis | null;
   /** Room-wide timeline steps (page opened, signaling, NAT classified), shown in every section. */
   roomTimeline(): readonly TimelineEntry[];
   /** Sends one payload to this peer through signaling; `false` when signaling is down. */
@@ -123,7 +124,6 @@ export class PeerSession {
   #name = $state<string | undefined>(undefined);
   #state = $state<PeerState>('connecting');
   #liveRttMs = $state<number | null>(null);
-  #sas = $state<string | null>(null);
   #verified = $state(false);
   #localCandidates = $state.raw<readonly CandidateRow[]>([]);
   #remoteCandidates = $state.raw<CandidateRow[]>([]);
@@ -139,22 +139,26 @@ export class PeerSession {
   #relayOnly = $state(false);
   #stoppedBecause = $state<string | null>(null);
 
-  #remoteNat = $derived<NatReport | null>(parseNatReport(this.#remoteInfo?.nat ?? null));
+  #remoteNat = $derived.by<NatReport | null>(
+    () => this.#deps.analysis()?.parseNatReport(this.#remoteInfo?.nat ?? null) ?? null,
+  );
   #verdict = $derived<Verdict | null>(verdict(this.#report?.selectedPair ?? null));
   #forecast = $derived.by<Forecast | null>(() => {
     const local = this.#deps.natReport();
-    return local || this.#remoteNat
-      ? forecast({ local, remote: this.#remoteNat, turn: this.#deps.turn() })
+    const analysis = this.#deps.analysis();
+    return analysis && (local || this.#remoteNat)
+      ? analysis.forecast({ local, remote: this.#remoteNat, turn: this.#deps.turn() })
       : null;
   });
-  #forecastCheck = $derived.by<ForecastCheck | null>(() =>
-    this.#forecast && this.#remoteNat && this.#deps.natReport()
-      ? forecastHeld(this.#forecast, {
+  #forecastCheck = $derived.by<ForecastCheck | null>(() => {
+    const analysis = this.#deps.analysis();
+    return analysis && this.#forecast && this.#remoteNat && this.#deps.natReport()
+      ? analysis.forecastHeld(this.#forecast, {
           verdict: this.#state === 'open' ? this.#verdict : null,
           failed: this.#state === 'failed',
         })
-      : null,
-  );
+      : null;
+  });
   #mergedTimeline = $derived.by<TimelineEntry[]>(() =>
     [...this.#deps.roomTimeline(), ...this.#timeline].sort((a, b) => a.atMs - b.atMs),
   );
@@ -165,8 +169,27 @@ export class PeerSession {
   #lastRebuildAt = -Infinity;
   #lastRestartAskAt = -Infinity;
   /** This attempt's SDP, ours and theirs, for the short authentication string. */
-  #localSdp: string | null = null;
-  #remoteSdp: string | null = null;
+  #localSdp = $state.raw<string | null>(null);
+  #remoteSdp = $state.raw<string | null>(null);
+  /**
+   * The short authentication string of this attempt, from both DTLS fingerprints in the SDP we
+   * sent and received and the room id (sas.ts, through the analysis: it is the panel's, issue
+   * #13). A lying signaling server that swaps fingerprints makes the two sides show different
+   * strings.
+   */
+  #sas = $derived.by<string | null>(() => {
+    const analysis = this.#deps.analysis();
+    if (!analysis || !this.#localSdp || !this.#remoteSdp) return null;
+    const local = analysis.sdpFingerprint(this.#localSdp);
+    const remote = analysis.sdpFingerprint(this.#remoteSdp);
+    return local && remote
+      ? analysis.shortAuthString({
+          roomId: this.#deps.roomId,
+          localFingerprint: local,
+          remoteFingerprint: remote,
+        })
+      : null;
+  });
   #shareTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSharedAt = -Infinity;
   /** What the last pushed view said, in short (see {@link viewDigest}). */
@@ -519,7 +542,6 @@ export class PeerSession {
     // A new peer connection has new certificates: its string must be compared again.
     this.#localSdp = null;
     this.#remoteSdp = null;
-    this.#sas = null;
     this.#verified = false;
     if (this.#state === 'failed') this.#state = this.#everOpen ? 'lost' : 'connecting';
     const current = (): Attempt | null =>
@@ -618,14 +640,16 @@ export class PeerSession {
       this.#startAttempt(true, true);
       return;
     }
-    const failure = explainFailure({
+    const analysis = this.#deps.analysis();
+    if (!analysis) return;
+    const failure = analysis.explainFailure({
       ...base,
       local: this.#deps.natReport(),
       remote: this.#remoteNat,
       relayGathered: this.#localCandidates.some((c) => c.type === 'relay'),
       remoteCandidateCount: this.#remoteCandidates.length,
       candidateErrors: this.#candidateErrors,
-      pairs: countPairs(this.#report?.pairs ?? []),
+      pairs: analysis.countPairs(this.#report?.pairs ?? []),
     });
     if (failure?.title !== this.#failure?.title) this.#failure = failure;
     if (failure) {
@@ -634,31 +658,12 @@ export class PeerSession {
     }
   }
 
-  /**
-   * The short authentication string of this attempt, from both DTLS fingerprints in the SDP we
-   * sent and received and the room id (sas.ts). A lying signaling server that swaps fingerprints
-   * makes the two sides show different strings.
-   */
-  #updateSas(): void {
-    const local = this.#localSdp ? sdpFingerprint(this.#localSdp) : null;
-    const remote = this.#remoteSdp ? sdpFingerprint(this.#remoteSdp) : null;
-    this.#sas =
-      local && remote
-        ? shortAuthString({
-            roomId: this.#deps.roomId,
-            localFingerprint: local,
-            remoteFingerprint: remote,
-          })
-        : null;
-  }
-
   /** Notes SDP steps in the timeline and trickled candidates in the tables. */
   #record(data: SignalData, direction: 'sent' | 'received', attempt: Attempt): void {
     if (data.type === 'offer' || data.type === 'answer') {
       this.#mark(`${data.type === 'offer' ? 'Offer' : 'Answer'} ${direction}`);
       if (direction === 'sent') this.#localSdp = data.sdp;
       else this.#remoteSdp = data.sdp;
-      this.#updateSas();
       return;
     }
     if (data.type !== 'candidate') return;

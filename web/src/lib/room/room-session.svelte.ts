@@ -26,20 +26,14 @@ import {
 } from '../chat/delivery.ts';
 import { displayName, normalizeName } from '../chat/names.ts';
 import { SnapshotWriter, type Durability, type OutboxStore } from '../chat/outbox-store.ts';
-import {
-  buildDiagnosticsExport,
-  type DiagnosticsExport,
-} from '../diagnostics/diagnostics-export.ts';
+import type { DiagnosticsExport } from '../diagnostics/diagnostics-export.ts';
 import type { TimelineEntry } from '../diagnostics/timeline.ts';
-import { FileTransfers, type FileLine, type SendOutcome } from '../files/file-transfers.svelte.ts';
-import { classifyNat, type NatProbeInput, type NatReport } from '../nat/nat-classifier.ts';
-import {
-  checkTurn,
-  turnConfig,
-  type TurnCheckInput,
-  type TurnCheckResult,
-  type TurnConfig,
-} from '../nat/turn-check.ts';
+import type { FileLine, FileTransfers, SendOutcome } from '../files/file-transfers.svelte.ts';
+import type { Analysis } from '../diagnostics/analysis.ts';
+import type { NatReport } from '../nat/nat-classifier.ts';
+import type { NatProbeInput } from '../nat/probe-input.ts';
+import type { TurnCheckInput, TurnCheckResult } from '../nat/turn-check.ts';
+import { turnConfig, type TurnConfig } from '../nat/turn-config.ts';
 import { PeerSession, type LinkFactory } from '../peer/peer-session.svelte.ts';
 import { fitPeerInfo } from '../signaling/fit.ts';
 import type { Signaling, SignalingEvents } from '../signaling/signaling-client.ts';
@@ -152,6 +146,9 @@ export class RoomSession {
   #isLoaded = $derived(this.#durability !== null);
   #timeline = $state.raw<TimelineEntry[]>([{ label: 'Page opened', atMs: 0 }]);
   #iceServers = $state.raw<IceServer[]>([]);
+  /** diagnostics/analysis.ts once its chunk has loaded (issue #13); see {@link #loadAnalysis}. */
+  #analysis = $state.raw<Analysis | null>(null);
+  #analysisReady: Promise<Analysis | null> | null = null;
   #natReport = $state.raw<NatReport | null>(null);
   #natProbing = $state(false);
   #turnCheck = $state.raw<TurnCheckResult | null>(null);
@@ -188,7 +185,13 @@ export class RoomSession {
   readonly #resumeToken: string;
   #client: Signaling | null = null;
   #conversation: Conversation;
-  readonly #files: FileTransfers;
+  /**
+   * The file transfers, once their code has loaded (issue #13: it is fetched when the first
+   * `files` channel opens or a file is picked, not before the chat); see {@link #withFiles}.
+   */
+  #files = $state.raw<FileTransfers | null>(null);
+  #filesReady: Promise<FileTransfers | null> | null = null;
+  #filesStopped = false;
   /** Settles once the stored conversation is loaded; data-channel work queues behind it. */
   #loaded: Promise<void> = Promise.resolve();
   #writer: SnapshotWriter | null = null;
@@ -203,41 +206,42 @@ export class RoomSession {
     this.#resumeToken = resumeTokenFor(roomId, deps.tabStorage);
     this.#name = storedName(deps.deviceStorage);
     this.#conversation = new Conversation({ name: this.#name });
-    this.#files = new FileTransfers({
-      send: (peer, data) => this.#peers.get(peer)?.sendFile(data) ?? Promise.resolve(false),
-      maxMessageSize: (peer) => this.#peers.get(peer)?.maxMessageSize ?? 0,
-      nameOf: (peer) => this.#peers.get(peer)?.displayName ?? displayName(peer, undefined),
-      now: () => deps.now(),
-      wallClock: () => deps.wallClock(),
-      maxFileBytes: () => this.#maxFileBytes,
-      urlFor: (blob) => deps.urlFor(blob),
-      releaseUrl: (url) => deps.releaseUrl(url),
-    });
   }
 
   /** Files sent and received in the room (issue #11), oldest first. */
   get files(): readonly FileLine[] {
-    return this.#files.lines;
+    return this.#files?.lines ?? [];
   }
 
-  /** Offers `files` to everyone in the room now; each goes to each person on their own channel. */
-  sendFiles(files: readonly File[]): SendOutcome {
-    return this.#files.send(
-      files,
-      this.#present.map((peer) => peer.id),
-    );
+  /**
+   * Offers `files` to everyone in the room now; each goes to each person on their own channel.
+   * Resolves once the file code has loaded (at once after the first time); when it cannot load,
+   * every file is refused with that reason.
+   */
+  async sendFiles(files: readonly File[]): Promise<SendOutcome> {
+    const recipients = this.#present.map((peer) => peer.id);
+    const transfers = await this.#loadFiles();
+    return transfers
+      ? transfers.send(files, recipients)
+      : {
+          sent: [],
+          refused: files.map(({ name }) => ({
+            name,
+            reason: 'the page could not load its file code; reload to try again',
+          })),
+        };
   }
   /** "Accept" on a received file's line. */
   acceptFile(key: string): void {
-    this.#files.accept(key);
+    this.#files?.accept(key);
   }
   /** "Decline" on a received file's line. */
   declineFile(key: string): void {
-    this.#files.decline(key);
+    this.#files?.decline(key);
   }
   /** "Cancel" on a file's line: a received one, or mine to `peer` (all recipients when omitted). */
   cancelFile(key: string, peer?: string): void {
-    this.#files.cancel(key, peer);
+    this.#files?.cancel(key, peer);
   }
 
   get status(): Status {
@@ -345,7 +349,11 @@ export class RoomSession {
           });
         });
       }
-      this.#turnCheck = checkTurn(await this.#deps.testTurn(this.#iceServers));
+      const [analysis, input] = await Promise.all([
+        this.#loadAnalysis(),
+        this.#deps.testTurn(this.#iceServers),
+      ]);
+      this.#turnCheck = analysis?.checkTurn(input) ?? null;
     } finally {
       this.#turnChecking = false;
     }
@@ -358,6 +366,8 @@ export class RoomSession {
    */
   async exportDiagnostics(includeAddresses: boolean): Promise<DiagnosticsExport> {
     await Promise.all(this.#present.map((peer) => peer.requestView(EXPORT_WAIT_MS)));
+    // Only the export needs this code (the panel's button), so it is fetched on the first one.
+    const { buildDiagnosticsExport } = await import('../diagnostics/diagnostics-export.ts');
     return buildDiagnosticsExport(
       {
         local: this.diagnosticsView(),
@@ -392,6 +402,9 @@ export class RoomSession {
   /** Connects to signaling and joins the room. Returns the teardown (for a Svelte `$effect`). */
   start(): () => void {
     let stopped = false;
+    // The analysis is fetched now, while signaling connects; nothing on the way to a data
+    // channel waits for it (the NAT probe's gathering runs meanwhile).
+    void this.#loadAnalysis();
     const store = this.#deps.openStore();
     // The outbox loads while signaling connects (both take a round trip, neither needs the other);
     // only data-channel traffic waits for it, so frames meet the restored outbox.
@@ -449,7 +462,8 @@ export class RoomSession {
       clearInterval(this.#tickTimer);
       clearInterval(this.#pingTimer);
       for (const peer of this.#peers.values()) peer.destroy();
-      this.#files.stop();
+      this.#filesStopped = true;
+      this.#files?.stop();
       this.#client?.close();
       this.#client = null;
     };
@@ -575,6 +589,7 @@ export class RoomSession {
       iceServers: () => this.#iceServers,
       turn: () => this.#turn,
       natReport: () => this.#natReport,
+      analysis: () => this.#analysis,
       roomTimeline: () => this.#timeline,
       signal: (data) => this.#signal(id, data),
       createLink: this.#deps.createLink,
@@ -587,10 +602,10 @@ export class RoomSession {
       closed: () => {
         this.#conversation.disconnect(id);
         this.#messages = this.#conversation.entries;
-        this.#files.disconnected(id);
+        this.#withFiles((files) => files.disconnected(id));
       },
-      filesOpened: () => this.#files.connected(id),
-      fileData: (data) => this.#files.receive(id, data),
+      filesOpened: () => this.#withFiles((files) => files.connected(id)),
+      fileData: (data) => this.#withFiles((files) => files.receive(id, data)),
       message: (text) => {
         // Promise callbacks run in order, so messages keep theirs while the outbox loads.
         void this.#loaded.then(() =>
@@ -615,12 +630,73 @@ export class RoomSession {
     return client.send({ type: 'signal', to, data });
   }
 
+  /**
+   * Fetches the file-transfer code once (its own chunk, issue #13) and builds the room's
+   * {@link FileTransfers}; later calls share the first fetch. Resolves `null` when the fetch fails
+   * or the session has stopped.
+   */
+  #loadFiles(): Promise<FileTransfers | null> {
+    this.#filesReady ??= import('../files/file-transfers.svelte.ts').then(
+      ({ FileTransfers }) => {
+        if (this.#filesStopped) return null;
+        const deps = this.#deps;
+        this.#files = new FileTransfers({
+          send: (peer, data) => this.#peers.get(peer)?.sendFile(data) ?? Promise.resolve(false),
+          maxMessageSize: (peer) => this.#peers.get(peer)?.maxMessageSize ?? 0,
+          nameOf: (peer) => this.#peers.get(peer)?.displayName ?? displayName(peer, undefined),
+          now: () => deps.now(),
+          wallClock: () => deps.wallClock(),
+          maxFileBytes: () => this.#maxFileBytes,
+          urlFor: (blob) => deps.urlFor(blob),
+          releaseUrl: (url) => deps.releaseUrl(url),
+        });
+        return this.#files;
+      },
+      () => null,
+    );
+    return this.#filesReady;
+  }
+
+  /**
+   * Runs `op` on the file transfers now, or once their code has loaded. Calls made while it loads
+   * wait on one promise, so they run in the order they were made, all in the microtask that
+   * follows the load: before any later frame (a data-channel event) can be handled.
+   */
+  #withFiles(op: (files: FileTransfers) => void): void {
+    if (this.#files) {
+      op(this.#files);
+      return;
+    }
+    void this.#loadFiles().then((files) => {
+      if (files) op(files);
+    });
+  }
+
+  /**
+   * Fetches the diagnostics' analysis once (its own chunk in the page build, issue #13); later
+   * calls share the first fetch. Resolves `null` when the fetch fails: the chat goes on, and the
+   * panel, which would fail to load too, says so.
+   */
+  #loadAnalysis(): Promise<Analysis | null> {
+    this.#analysisReady ??= import('../diagnostics/analysis.ts').then(
+      (analysis) => (this.#analysis = analysis),
+      () => null,
+    );
+    return this.#analysisReady;
+  }
+
   /** Classifies this device's NAT against our two STUN ports, then tells everyone. */
   async #probeNat(): Promise<void> {
     this.#natProbing = true;
     try {
-      this.#natReport = classifyNat(await this.#deps.probeNat(this.#iceServers));
-      this.#mark('NAT classified');
+      const [analysis, input] = await Promise.all([
+        this.#loadAnalysis(),
+        this.#deps.probeNat(this.#iceServers),
+      ]);
+      if (analysis) {
+        this.#natReport = analysis.classifyNat(input);
+        this.#mark('NAT classified');
+      }
     } finally {
       this.#natProbing = false;
     }

@@ -13,6 +13,7 @@ import type {
 } from '../../../../signaling/protocol.ts';
 import type { ConversationSnapshot } from '../chat/delivery.ts';
 import type { Durability, OutboxStore } from '../chat/outbox-store.ts';
+import { encodeFileFrame } from '../files/file-protocol.ts';
 import type { Link } from '../peer/peer-session.svelte.ts';
 import type { PeerEvents, PeerOptions } from '../rtc/peer.ts';
 import type { Signaling, SignalingEvents } from '../signaling/signaling-client.ts';
@@ -288,6 +289,47 @@ describe('RoomSession with fakes', () => {
     await vi.runOnlyPendingTimersAsync();
     expect(w.session.messages[0]).toMatchObject({ delivered: 1, recipients: 2 });
     expect(w.session.status.text).toBe('Connected to all 2 other people.');
+    w.stop();
+  });
+
+  it('loads the file code with the first file frame and handles the frames that came meanwhile, in order', async () => {
+    const w = world();
+    const before = w.links.length;
+    await join(w, [BOB]);
+    own(w, BOB, before);
+    const link = linkFor(w, BOB);
+    link.opened();
+    // Two offers and a cancel of the first, in one go, before any file code has loaded (issue
+    // #13): none may be lost or reordered (a cancel handled before its offer would be dropped).
+    link.events.fileData(
+      encodeFileFrame({
+        t: 'file-offer',
+        v: 1,
+        id: 'a1a1a1a1a1a1a1a1',
+        name: 'a.txt',
+        size: 3,
+        mime: '',
+      }),
+    );
+    link.events.fileData(
+      encodeFileFrame({
+        t: 'file-offer',
+        v: 1,
+        id: 'b2b2b2b2b2b2b2b2',
+        name: 'b.txt',
+        size: 4,
+        mime: '',
+      }),
+    );
+    link.events.fileData(
+      encodeFileFrame({ t: 'file-cancel', id: 'a1a1a1a1a1a1a1a1', reason: 'changed' }),
+    );
+    expect(w.session.files).toEqual([]);
+    await vi.waitFor(() => expect(w.session.files).toHaveLength(2));
+    expect(w.session.files.map((line) => [line.name, line.rows[0]?.state])).toEqual([
+      ['a.txt', 'cancelled'],
+      ['b.txt', 'offered'],
+    ]);
     w.stop();
   });
 

@@ -16,7 +16,7 @@ import {
   type GatheringEnd,
   type NatProbeInput,
   type ProbeError,
-} from '../nat/nat-classifier.ts';
+} from '../nat/probe-input.ts';
 
 /**
  * Upper bound on the NAT test, ms. Healthy STUN answers take one round trip, and gathering

@@ -7,7 +7,7 @@
  */
 import SimplePeer from '@thaunknown/simple-peer/lite.js';
 import type { IceServer, SignalData } from '../../../../signaling/protocol.ts';
-import { FILES_CHANNEL_ID, FILES_CHANNEL_LABEL } from '../files/file-protocol.ts';
+import { FILES_CHANNEL_ID, FILES_CHANNEL_LABEL } from '../files/channel.ts';
 
 /** The four state machines of an RTCPeerConnection (W3C webrtc-pc §4.3). */
 export interface PeerStates {
@@ -113,7 +113,7 @@ export class PeerLink {
       finish({ code: error.code ?? 'ERR_UNKNOWN', message: error.message }),
     );
     this.#peer.on('close', () => finish(null));
-    // Negotiated out of band on both sides (file-protocol.ts FILES_CHANNEL_ID), so it rides the
+    // Negotiated out of band on both sides (files/channel.ts FILES_CHANNEL_ID), so it rides the
     // same SDP offer/answer as the chat channel and simple-peer never sees it.
     this.#files = this.#pc.createDataChannel(FILES_CHANNEL_LABEL, {
       negotiated: true,

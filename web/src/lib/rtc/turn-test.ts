@@ -4,7 +4,8 @@
  * (turn-check.ts).
  */
 import type { IceServer } from '../../../../signaling/protocol.ts';
-import { TURN_TEST_TIMEOUT_MS, turnConfig, type TurnCheckInput } from '../nat/turn-check.ts';
+import type { TurnCheckInput } from '../nat/turn-check.ts';
+import { TURN_TEST_TIMEOUT_MS, turnConfig } from '../nat/turn-config.ts';
 import { gather, type GatherOptions } from './nat-probe.ts';
 
 /**

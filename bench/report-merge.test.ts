@@ -3,6 +3,8 @@ import { CARRIED_NOTE, keepUnmeasuredSections } from './report-merge.ts';
 
 const previous = `# Benchmarks
 
+Written by \`npm run bench\` (bench/run.ts); do not edit by hand. Run: full, 2026-12-02T15:13:49.318Z, 399 s. Benchmarks print figures; they never fail on timing.
+
 ## Summary
 
 | #   | Figure | Ours |
@@ -10,6 +12,13 @@ const previous = `# Benchmarks
 | 1   | load   | 10   |
 | 6   | groups | 1.5× |
 | 7   | files  | 0.8× |
+
+## Machine
+
+|        |                    |
+| ------ | ------------------ |
+| CPU    | AMD EPYC, 2 cores  |
+| Memory | 23.5 GiB           |
 
 ## 1. Signaling load
 
@@ -60,7 +69,9 @@ describe('keepUnmeasuredSections', () => {
     ]);
     expect(merged).toContain('new figures');
     expect(merged).not.toContain('old figures');
-    expect(merged).toContain(`## 6. Group rooms, measured by hand\n\n${CARRIED_NOTE}\n\nsix`);
+    expect(merged).toContain(
+      '## 6. Group rooms, measured by hand\n\n(Kept from the previous BENCHMARKS.md, from its run of 2026-12-02T15:13:49.318Z on AMD EPYC, 2 cores: this run did not measure it.)\n\nsix',
+    );
   });
 
   it('puts a kept Summary row before the new rows when they all have higher numbers', () => {

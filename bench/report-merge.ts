@@ -9,8 +9,24 @@
 const SECTION = /^## (\d+)\./;
 /** A Summary row of section N: `| N   | …`. */
 const SUMMARY_ROW = /^\| (\d+) +\|/;
-/** Added once under a carried section's heading. */
-export const CARRIED_NOTE = '(Kept from the previous BENCHMARKS.md: this run did not measure it.)';
+/** How the note under a carried section's heading starts; it is added once. */
+export const CARRIED_NOTE = '(Kept from the previous BENCHMARKS.md';
+/** `Run: full, 2026-12-02T15:13:49.318Z, 399 s.` in the head: the run's start. */
+const RUN_AT = /^Written by .*Run: [a-z]+, (\S+?), /m;
+/** The Machine table's CPU row. */
+const CPU_ROW = /^\| CPU +\| (.+?) +\|$/m;
+
+/**
+ * The note for a section carried from `previousHead`: which run and machine the figures come
+ * from, so a file mixing runs says so (the Machine table describes the newest run only).
+ */
+function carriedNote(previousHead: string): string {
+  const at = RUN_AT.exec(previousHead)?.[1];
+  const cpu = CPU_ROW.exec(previousHead)?.[1];
+  const source =
+    at && cpu ? `, from its run of ${at} on ${cpu}` : at ? `, from its run of ${at}` : '';
+  return `${CARRIED_NOTE}${source}: this run did not measure it.)`;
+}
 
 interface Section {
   number: number;
@@ -33,7 +49,8 @@ function split(markdown: string): { head: string[]; sections: Section[] } {
 /**
  * `next` with the numbered sections of `previous` it does not have, in number order, and their
  * Summary rows added to its Summary table (after its rows of lower numbers). A section that is
- * carried gets {@link CARRIED_NOTE} under its heading, once.
+ * carried gets a note under its heading, once, naming the run and CPU of `previous` (its head's
+ * `Run:` line and Machine table) when it has them.
  */
 export function keepUnmeasuredSections(previous: string, next: string): string {
   const old = split(previous);
@@ -57,12 +74,13 @@ export function keepUnmeasuredSections(previous: string, next: string): string {
     head.splice(at, 0, row);
   }
 
+  const note = carriedNote(old.head.join('\n'));
   const sections = [
     ...now.sections,
     ...carried.map((section) =>
-      section.lines.includes(CARRIED_NOTE)
+      section.lines.some((line) => line.startsWith(CARRIED_NOTE))
         ? section
-        : { ...section, lines: [section.lines[0]!, '', CARRIED_NOTE, ...section.lines.slice(1)] },
+        : { ...section, lines: [section.lines[0]!, '', note, ...section.lines.slice(1)] },
     ),
   ].sort((a, b) => a.number - b.number);
   const body = sections.map((section) => section.lines.join('\n').replace(/\n*$/, '\n'));

@@ -254,6 +254,59 @@ test('three homes, one room: each pair on its own path, each section true to its
     await expect(fileLine(alice.page)).toContainText(`Delivered to ${person.name}`);
   }
 
+  // `npm run screenshot` (SCREENSHOT_OUT set): the README's picture of the panel is Alice's page
+  // in this very room, one person direct and one relayed (issue #13), never drawn by hand.
+  const out = process.env.SCREENSHOT_OUT;
+  if (out) {
+    await alice.page.setViewportSize({ width: 1280, height: 900 });
+    for (const other of [bob, carol]) {
+      const rtt = connectionTo(alice.page, other.name)
+        .getByRole('figure', { name: 'Round-trip time' })
+        .getByRole('img');
+      await expect(rtt).toHaveAttribute('aria-label', /now \d/, { timeout: 20_000 });
+    }
+    // Ten more seconds of 1 Hz readings, so the graphs show lines rather than dots.
+    await alice.page.waitForTimeout(10_000);
+    // One picture: the top of the page down to the direct section's diagram and, under it, the
+    // relayed section down to its diagram, cut from the same page and put together by the same
+    // browser (no image library for a README picture).
+    await alice.page.evaluate(() => window.scrollTo(0, 0));
+    // At scroll 0, boxes' viewport coordinates are page coordinates, as full-page clips want.
+    const box = async (name: string) => {
+      const found = await connectionTo(alice.page, name)
+        .getByRole('figure', { name: 'Path diagram' })
+        .boundingBox();
+      if (!found) throw new Error(`No path diagram in "Connection to ${name}"`);
+      return found;
+    };
+    const direct = await box(bob.name);
+    const height = Math.ceil(direct.y + direct.height + 16);
+    const top = await alice.page.screenshot({
+      clip: { x: 0, y: 0, width: 1280, height },
+      fullPage: true,
+    });
+    const relayedDiagram = await box(carol.name);
+    const relayed = await connectionTo(alice.page, carol.name).boundingBox();
+    if (!relayed) throw new Error('The section "Connection to Carol" is not on the page');
+    const clip = {
+      x: relayed.x,
+      y: relayed.y,
+      width: relayed.width,
+      height: Math.ceil(relayedDiagram.y + relayedDiagram.height + 16 - relayed.y),
+    };
+    const bottom = await alice.page.screenshot({ clip, fullPage: true });
+    const sheet = await alice.page.context().newPage();
+    await sheet.setViewportSize({ width: 1280, height: height + 12 + clip.height });
+    const src = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
+    await sheet.setContent(
+      `<body style="margin:0;background:#f6f6f4"><img src="${src(top)}" style="display:block">` +
+        `<img src="${src(bottom)}" style="display:block;margin:12px 0 0 ${clip.x}px"></body>`,
+    );
+    await sheet.screenshot({ path: out });
+    await sheet.close();
+    console.log(`screenshot: wrote ${out}`);
+  }
+
   const header = 'who → whom | verdict | selected pair (local ↔ remote), browser getStats()';
   console.log(
     `\nGroup room: A cone, B cone, C symmetric, coturn\n${header}\n${'-'.repeat(header.length)}\n${rows.join('\n')}\n`,

@@ -12,6 +12,7 @@ import {
   serverSettings,
   type TlsFiles,
 } from './config.ts';
+import { planStunAddresses } from './stun-addresses.ts';
 
 const TURN_URLS = 'turn:203.0.113.20:3478?transport=udp,turn:203.0.113.20:3478?transport=tcp';
 const SECRET = 'lab-secret-do-not-leak';
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
       port: 8080,
       stunPort: 3478,
       stunAltAddress: null,
+      stunAddresses: null,
       iceServers: null,
       turn: null,
       maxFrameBytes: 65536,
@@ -62,6 +64,7 @@ describe('loadConfig', () => {
       PORT: '9000',
       STUN_PORT: '13478',
       STUN_ALT_ADDRESS: '127.0.0.2',
+      STUN_ADDRESSES: ' 2001:DB8:0::10 ,, 203.0.113.10 ',
       ICE_SERVERS:
         '[{"urls":["stun:stun.example.org:3478"]},{"urls":"turn:t.example.org","username":"u","credential":"c"}]',
       TURN_URLS: ` ${TURN_URLS.replace(',', ' , ')} `,
@@ -91,6 +94,7 @@ describe('loadConfig', () => {
       port: 9000,
       stunPort: 13478,
       stunAltAddress: '127.0.0.2',
+      stunAddresses: ['2001:db8::10', '203.0.113.10'],
       iceServers: [
         { urls: ['stun:stun.example.org:3478'] },
         { urls: 'turn:t.example.org', username: 'u', credential: 'c' },
@@ -203,6 +207,27 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes STUN_ADDRESSES in one spelling, up to two per family, and says what is wrong', () => {
+    expect(
+      loadConfig({ STUN_ADDRESSES: '2001:DB8::1,10.0.0.5,fd00::2,203.0.113.10' }),
+    ).toMatchObject({
+      stunAddresses: ['2001:db8::1', '10.0.0.5', 'fd00::2', '203.0.113.10'],
+    });
+    expect(loadConfig({ STUN_ADDRESSES: ' ' }).stunAddresses).toBeNull();
+    expect(configError({ STUN_ADDRESSES: '203.0.113.10:3478' }).message).toBe(
+      'STUN_ADDRESSES: "203.0.113.10:3478" is not an IP address; expected IP addresses of this host without brackets or port, e.g. 203.0.113.10,2001:db8::10',
+    );
+    expect(configError({ STUN_ADDRESSES: 'fe80::1' }).message).toBe(
+      'STUN_ADDRESSES: "fe80::1" is link-local (fe80::/10): a stun: URL cannot carry the zone it needs',
+    );
+    expect(configError({ STUN_ADDRESSES: '2001:db8::10,2001:DB8:0::10' }).message).toBe(
+      'STUN_ADDRESSES: lists 2001:db8::10 twice',
+    );
+    expect(configError({ STUN_ADDRESSES: '2001:db8::1,2001:db8::2,2001:db8::3' }).message).toBe(
+      'STUN_ADDRESSES: lists 3 IPv6 addresses; at most 2 per family, so that pages do not probe a dozen STUN servers',
+    );
+  });
+
   it('turns STUN off with STUN_PORT=0 and accepts 65534, whose pair ends at 65535', () => {
     expect(loadConfig({ STUN_PORT: '0' }).stunPort).toBe(0);
     expect(loadConfig({ STUN_PORT: '65534' }).stunPort).toBe(65534);
@@ -216,6 +241,22 @@ describe('loadConfig', () => {
     ['STUN_PORT', '65535'], // STUN_PORT + 1 would not exist
     ['STUN_ALT_ADDRESS', 'stun.example.org'],
     ['STUN_ALT_ADDRESS', '0.0.0.0'],
+    ['STUN_ADDRESSES', ' , '],
+    ['STUN_ADDRESSES', 'stun.example.org'],
+    ['STUN_ADDRESSES', '203.0.113.10:3478'],
+    ['STUN_ADDRESSES', '[2001:db8::10]'],
+    ['STUN_ADDRESSES', '2001:db8::/64'],
+    ['STUN_ADDRESSES', '203.0.113.10 2001:db8::10'], // a space is not a separator
+    ['STUN_ADDRESSES', '0.0.0.0'],
+    ['STUN_ADDRESSES', '::'],
+    ['STUN_ADDRESSES', '224.0.0.1'],
+    ['STUN_ADDRESSES', 'ff02::1'],
+    ['STUN_ADDRESSES', '::ffff:203.0.113.10'],
+    ['STUN_ADDRESSES', 'fe80::1'],
+    ['STUN_ADDRESSES', 'fe80::1%eth0'],
+    ['STUN_ADDRESSES', '2001:db8::10,2001:DB8::10'],
+    ['STUN_ADDRESSES', '2001:db8::1,2001:db8::2,2001:db8::3'],
+    ['STUN_ADDRESSES', '203.0.113.1,203.0.113.2,203.0.113.3'],
     ['ICE_SERVERS', '{not json'],
     ['ICE_SERVERS', '{"urls":"stun:x"}'],
     ['ICE_SERVERS', '[{"url":"stun:x"}]'],
@@ -261,6 +302,7 @@ describe('loadConfig', () => {
   it.each([
     ['STUN_ALT_ADDRESS', { HOST: '192.0.2.1', STUN_ALT_ADDRESS: '192.0.2.1' }],
     ['STUN_ALT_ADDRESS', { STUN_PORT: '0', STUN_ALT_ADDRESS: '192.0.2.2' }],
+    ['STUN_ADDRESSES', { STUN_PORT: '0', STUN_ADDRESSES: '2001:db8::10' }],
     ['TURN_SECRET', { TURN_SECRET: SECRET }],
     ['TURN_USERNAME', { TURN_USERNAME: 'chat', TURN_CREDENTIAL: 'pw' }],
     ['TURN_TTL_S', { TURN_TTL_S: '600' }],
@@ -315,6 +357,91 @@ describe('defaultIceServers', () => {
       { urls: 'stun:[2001:db8::11]:3478' },
       { urls: 'stun:[2001:db8::11]:3479' },
     ]);
+  });
+
+  describe('with more addresses of this host (issue #14: both families)', () => {
+    /** A dual-stack host: what `planStunAddresses` offers on a wildcard HOST. */
+    const DUAL = planStunAddresses('0.0.0.0', null, {
+      eth0: [{ address: '198.51.100.7' }, { address: '2001:db8::7' }, { address: 'fe80::7' }],
+    }).offer;
+    const both = (host: string) => [{ urls: `stun:${host}:3478` }, { urls: `stun:${host}:3479` }];
+
+    it('offers a page loaded over IPv4 the IPv6 addresses, and only those', () => {
+      expect(DUAL).toEqual(['2001:db8::7', '198.51.100.7']);
+      expect(defaultIceServers('203.0.113.10:8080', 3478, null, DUAL)).toEqual([
+        ...both('203.0.113.10'),
+        ...both('[2001:db8::7]'),
+      ]);
+    });
+
+    it('offers a page loaded over IPv6 the IPv4 addresses, and only those', () => {
+      expect(defaultIceServers('[2001:db8::10]:8080', 3478, null, DUAL)).toEqual([
+        ...both('[2001:db8::10]'),
+        ...both('198.51.100.7'),
+      ]);
+    });
+
+    it('offers a page loaded by a name both families, since its DNS is not ours to look up', () => {
+      expect(defaultIceServers('chat.example.org', 3478, null, DUAL)).toEqual([
+        ...both('chat.example.org'),
+        ...both('[2001:db8::7]'),
+        ...both('198.51.100.7'),
+      ]);
+      expect(defaultIceServers(undefined, 3478, null, DUAL)).toEqual([
+        ...both('[2001:db8::7]'),
+        ...both('198.51.100.7'),
+      ]);
+    });
+
+    it('offers no IPv6 from a host without a global one', () => {
+      const offer = planStunAddresses('0.0.0.0', null, {
+        eth0: [{ address: '198.51.100.7' }, { address: 'fd00::7' }, { address: 'fe80::7' }],
+      }).offer;
+      expect(defaultIceServers('198.51.100.7', 3478, null, offer)).toEqual(both('198.51.100.7'));
+    });
+
+    it('offers what STUN_ADDRESSES lists instead of what the interfaces have', () => {
+      const { stunAddresses } = loadConfig({ STUN_ADDRESSES: 'FD00::2,192.168.1.5' });
+      const offer = planStunAddresses('0.0.0.0', stunAddresses, {
+        eth0: [{ address: '2001:db8::7' }],
+      }).offer;
+      expect(defaultIceServers('192.168.1.5:8080', 3478, null, offer)).toEqual([
+        ...both('192.168.1.5'),
+        ...both('[fd00::2]'),
+      ]);
+      expect(defaultIceServers('[fd00::2]', 3478, null, offer)).toEqual([
+        ...both('[fd00::2]'),
+        ...both('192.168.1.5'),
+      ]);
+    });
+
+    it('lists a host once, in whichever spelling it comes', () => {
+      expect(defaultIceServers('[2001:DB8::7]', 3478, '2001:db8:0::7', DUAL)).toEqual([
+        ...both('[2001:db8::7]'),
+        ...both('198.51.100.7'),
+      ]);
+      expect(defaultIceServers('chat.example.org', 3478, '2001:db8::7', DUAL)).toEqual([
+        ...both('chat.example.org'),
+        ...both('[2001:db8::7]'),
+        ...both('198.51.100.7'),
+      ]);
+      expect(defaultIceServers('203.0.113.11', 3478, '203.0.113.11')).toEqual(both('203.0.113.11'));
+    });
+
+    it('stays within two addresses per family however many the host has', () => {
+      const many = planStunAddresses('::', null, {
+        eth0: ['1', '2', '3', '4'].map((n) => ({ address: `2001:db8::${n}` })),
+      }).offer;
+      expect(defaultIceServers('203.0.113.10', 3478, null, many)).toEqual([
+        ...both('203.0.113.10'),
+        ...both('[2001:db8::1]'),
+        ...both('[2001:db8::2]'),
+      ]);
+    });
+
+    it('offers none of them when STUN is off', () => {
+      expect(defaultIceServers('203.0.113.10', 0, null, DUAL)).toEqual([]);
+    });
   });
 
   it('gives nothing when STUN is off or the Host header is junk', () => {

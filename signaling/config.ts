@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { iceUrlScheme, isTurnScheme, parseStrictIceUrl } from '../common/ice-url.ts';
+import { canonicalHost, isIpv4Mapped, parseIpAddress } from '../common/ip-address.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.ts';
 import {
   MAX_FRAME_BYTES,
@@ -23,6 +24,7 @@ import {
   parseIceServers,
   type IceServer,
 } from './protocol.ts';
+import { MAX_STUN_ADDRESSES_PER_FAMILY } from './stun-addresses.ts';
 import { STUN_SECOND_PORT_OFFSET } from './stun.ts';
 import { MAX_TURN_TTL_S, MIN_TURN_TTL_S, type TurnConfig } from './turn.ts';
 
@@ -152,6 +154,67 @@ function readStunAltAddress(env: Env, row: SettingBase): string | null {
     throw new ConfigError(name, 'is set, but STUN_PORT=0 turns STUN off');
   }
   return raw;
+}
+
+/**
+ * `STUN_ADDRESSES`: comma-separated IP literals, canonical (RFC 5952 for IPv6) and checked, or
+ * `null` when unset (discover them: `planStunAddresses` in stun-addresses.ts). Refused, naming the
+ * entry: anything but an IP literal (names, ports, brackets, CIDR), a wildcard, multicast, an
+ * IPv4-mapped IPv6 address (write the IPv4), a zone or an IPv6 link-local address (a `stun:` URI
+ * takes an RFC 3986 host, RFC 7064 §3.1, which has no zone; a link-local one needs it), repeats,
+ * more than {@link MAX_STUN_ADDRESSES_PER_FAMILY} per family, and any address with `STUN_PORT=0`.
+ * Loopback and private addresses are taken: the operator knows who can reach them.
+ */
+function readStunAddresses(env: Env, row: SettingBase): readonly string[] | null {
+  const name = row.env;
+  const raw = read(env, name);
+  if (raw === undefined || raw.trim() === '') return null;
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0) throw new ConfigError(name, 'lists no address');
+  if (readSetting(env, 'stunPort') === 0) {
+    throw new ConfigError(name, 'is set, but STUN_PORT=0 turns STUN off');
+  }
+  const addresses: string[] = [];
+  for (const entry of entries) {
+    const quoted = JSON.stringify(entry);
+    const problem = stunAddressProblem(entry);
+    if (problem !== null) throw new ConfigError(name, `${quoted} ${problem}`);
+    const address = canonicalHost(entry);
+    if (addresses.includes(address)) throw new ConfigError(name, `lists ${address} twice`);
+    addresses.push(address);
+  }
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    const count = addresses.filter((address) => parseIpAddress(address)?.family === family).length;
+    if (count > MAX_STUN_ADDRESSES_PER_FAMILY) {
+      throw new ConfigError(
+        name,
+        `lists ${count} ${family} addresses; at most ${MAX_STUN_ADDRESSES_PER_FAMILY} per family, so that pages do not probe a dozen STUN servers`,
+      );
+    }
+  }
+  return addresses;
+}
+
+/** Why `entry` cannot be a STUN address of this host (the end of a sentence), or `null`. */
+function stunAddressProblem(entry: string): string | null {
+  const expected =
+    'is not an IP address; expected IP addresses of this host without brackets or port, e.g. 203.0.113.10,2001:db8::10';
+  if (entry.includes('%')) return 'has a zone, which a stun: URL cannot carry';
+  if (!isIPv4(entry) && !isIPv6(entry)) return expected;
+  const ip = parseIpAddress(entry);
+  if (ip === null) return expected;
+  const [a = 0, b = 0] = ip.bytes;
+  if (ip.bytes.every((byte) => byte === 0)) return 'is a wildcard, not one address';
+  if (ip.family === 'IPv4') return a >= 224 ? 'is multicast or reserved, not unicast' : null;
+  if (isIpv4Mapped(ip.bytes)) return 'is IPv4-mapped; write the IPv4 address';
+  if (a === 0xff) return 'is multicast, not unicast';
+  if (a === 0xfe && (b & 0xc0) === 0x80) {
+    return 'is link-local (fe80::/10): a stun: URL cannot carry the zone it needs';
+  }
+  return null;
 }
 
 function readIceServers(env: Env, row: SettingBase): IceServer[] | null {
@@ -438,9 +501,23 @@ export const SETTINGS = {
     read: readStunAltAddress,
   },
   /**
+   * More addresses of this host for STUN, so that a page can test the family it did not load
+   * the page over (issue #14); `null` (unset) = discover them from the interfaces when `HOST` is
+   * a wildcard. `main.ts` resolves it (`planStunAddresses` in stun-addresses.ts, which documents
+   * the discovery heuristic and its limits) and hands `createSignalingServer` the result as its
+   * own `stunAddresses` option, hence no `server: true` here.
+   */
+  stunAddresses: {
+    env: 'STUN_ADDRESSES',
+    default: null,
+    defaultText: '(discovered)',
+    meaning: `Comma-separated IP addresses of this host (at most ${MAX_STUN_ADDRESSES_PER_FAMILY} per family) that STUN also answers on: a page loaded over IPv4 gets the IPv6 ones, over IPv6 the IPv4 ones, by a name both. Default with \`HOST\` \`0.0.0.0\` or \`::\`: its global IPv6 and public IPv4, not LAN ones.`,
+    read: readStunAddresses,
+  },
+  /**
    * ICE servers handed to every page; `null` means the default, our STUN responder on the host
-   * the page was loaded from ({@link defaultIceServers}). Either way the TURN entry, when `turn`
-   * is set, is appended per socket.
+   * the page was loaded from and on `stunAddresses` ({@link defaultIceServers}). Either way the
+   * TURN entry, when `turn` is set, is appended per socket.
    */
   iceServers: {
     env: 'ICE_SERVERS',
@@ -448,7 +525,7 @@ export const SETTINGS = {
     defaultText: '(see right)',
     server: true,
     meaning:
-      'JSON array of `RTCIceServer`, replacing the STUN list, e.g. `[{"urls":"stun:stun.example.org:3478"}]`. Default: `stun:<the host the page was loaded from>:<STUN_PORT>` and `:<STUN_PORT + 1>`. TURN (below) is appended.',
+      'JSON array of `RTCIceServer`, replacing the STUN list, e.g. `[{"urls":"stun:stun.example.org:3478"}]`. Default: `stun:<the host the page was loaded from>:<STUN_PORT>` and `:<STUN_PORT + 1>`, then the addresses above. TURN (below) is appended.',
     read: readIceServers,
   },
   /**
@@ -848,26 +925,49 @@ function uriHost(host: string): string {
  * The default ICE servers for a page: our own STUN responder, one entry per endpoint, so the page
  * can gather against each and compare the mappings (RFC 5780 §4.3):
  * `stun:<page host>:<stunPort>`, `stun:<page host>:<stunPort + 1>`, then the same two ports on
- * `stunAltAddress` when set. The page host is the name the page was loaded from (its HTTP `Host`),
- * so whatever address reached the page also reaches STUN.
+ * `stunAltAddress` when set, then on each of `stunAddresses` of the other family. The page host
+ * is the name the page was loaded from (its HTTP `Host`), so whatever address reached the page
+ * also reaches STUN; but it is of one family only, and a page loaded over IPv4 would never test
+ * IPv6 (issue #14). So a page host that is an IPv4 literal adds the IPv6 ones of
+ * `stunAddresses`, an IPv6 literal the IPv4 ones, and a name (or an invalid host) all of them:
+ * which families a name has in DNS is not ours to look up per page, and if the name resolves to
+ * one of them the page probes that address twice, which costs one probe and tells it nothing
+ * false. A host already listed (in any spelling: `[2001:DB8::1]` is `2001:db8::1`) is not listed
+ * again.
  *
  * @param pageHost the `Host` header, e.g. `chat.example.org:8080`, `203.0.113.10`, `[::1]:8080`.
  * @param stunPort first UDP port of the responder; 0 (off) gives no servers (host candidates only).
  * @param stunAltAddress second IP of the responder (`STUN_ALT_ADDRESS`), or `null`.
+ * @param stunAddresses more IP literals of the responder, without brackets, as `main.ts` gets them
+ *   from `STUN_ADDRESSES` or the interfaces (`StunAddressPlan.offer` in stun-addresses.ts).
  * @returns `[]` when there is no responder; no page-host entries when `pageHost` is not a valid
- *   host (the alternate address ones still come).
+ *   host (the other ones still come).
  */
 export function defaultIceServers(
   pageHost: string | undefined,
   stunPort: number,
   stunAltAddress: string | null = null,
+  stunAddresses: readonly string[] = [],
 ): IceServer[] {
   if (stunPort === 0) return [];
   const ports = [stunPort, stunPort + STUN_SECOND_PORT_OFFSET];
-  const hosts = [pageHostname(pageHost), stunAltAddress && uriHost(stunAltAddress)];
-  return hosts.flatMap((host) =>
-    host ? ports.map((port) => ({ urls: `stun:${host}:${port}` })) : [],
+  const page = pageHostname(pageHost);
+  const pageFamily = page === null ? null : (parseIpAddress(page)?.family ?? null);
+  const otherFamily = stunAddresses.filter(
+    (address) => pageFamily === null || parseIpAddress(address)?.family !== pageFamily,
   );
+  const listed = new Set<string>();
+  const hosts: string[] = [];
+  for (const host of [
+    page,
+    stunAltAddress && uriHost(stunAltAddress),
+    ...otherFamily.map(uriHost),
+  ]) {
+    if (!host || listed.has(canonicalHost(host))) continue;
+    listed.add(canonicalHost(host));
+    hosts.push(host);
+  }
+  return hosts.flatMap((host) => ports.map((port) => ({ urls: `stun:${host}:${port}` })));
 }
 
 /** The host part of a `Host` header, IPv6 still bracketed (RFC 7064 §3.1); `null` if invalid. */

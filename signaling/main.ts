@@ -7,6 +7,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
+import { canonicalHost } from '../common/ip-address.ts';
 import {
   ConfigError,
   loadConfig,
@@ -20,6 +21,11 @@ import { createLogger, type Logger } from './log.ts';
 import { createRedisDirectory } from './redis-rooms.ts';
 import type { DirectoryFactory } from './rooms.ts';
 import { createSignalingServer } from './server.ts';
+import {
+  offerableAfterBinding,
+  planStunAddresses,
+  type StunAddressPlan,
+} from './stun-addresses.ts';
 import { startStunService, type StunResponder } from './stun.ts';
 
 /** Longest a shutdown may take before the process exits anyway (with status 1), ms. */
@@ -39,20 +45,33 @@ function urlsFor(scheme: 'http' | 'https', host: string, port: number): string[]
 }
 
 /**
- * Starts the STUN responder on both ports (and the alternate address). A bind error on the
- * alternate address means it is not one of this host's: a {@link ConfigError} naming it.
+ * Starts the STUN responder on both ports, on the alternate address and on each address of
+ * `plan.bind` (signaling/stun-addresses.ts). A bind error on the alternate address, or on an
+ * address of `STUN_ADDRESSES`, means it is not one of this host's: a {@link ConfigError} naming
+ * the variable. A discovered address that cannot be bound yet (IPv6 duplicate address detection)
+ * is left out, and so not offered.
  */
-async function startStun(config: ServerConfig): Promise<StunResponder> {
+async function startStun(config: ServerConfig, plan: StunAddressPlan): Promise<StunResponder> {
   const altAddress = config.stunAltAddress;
   try {
-    return await startStunService({ host: config.host, port: config.stunPort, altAddress });
+    return await startStunService({
+      host: config.host,
+      port: config.stunPort,
+      altAddress,
+      addresses: plan.bind,
+      skipUnavailable: !plan.fromEnv,
+    });
   } catch (error) {
     const failedAt: unknown = error instanceof Error ? Reflect.get(error, 'address') : undefined;
-    if (altAddress !== null && failedAt === altAddress) {
-      throw new ConfigError(
-        'STUN_ALT_ADDRESS',
-        `cannot bind ${altAddress}: ${(error as Error).message}`,
-      );
+    const failed = typeof failedAt === 'string' ? canonicalHost(failedAt) : null;
+    const variable =
+      altAddress !== null && failed === canonicalHost(altAddress)
+        ? 'STUN_ALT_ADDRESS'
+        : plan.fromEnv && failed !== null && plan.bind.includes(failed)
+          ? 'STUN_ADDRESSES'
+          : null;
+    if (variable !== null) {
+      throw new ConfigError(variable, `cannot bind ${failedAt}: ${(error as Error).message}`);
     }
     throw error;
   }
@@ -89,10 +108,24 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   installLastResort(process, logger);
   let stun: StunResponder | null = null;
+  let stunAddresses: string[] = [];
   if (config.stunPort !== 0) {
-    stun = await startStun(config);
+    const plan = planStunAddresses(config.host, config.stunAddresses, networkInterfaces());
+    stun = await startStun(config, plan);
+    stunAddresses = offerableAfterBinding(plan, stun.addresses);
     const bound = stun.addresses.map((a) => `${a.family} ${a.address}:${a.port}`);
-    logger.info({ addresses: bound }, 'STUN responder listening');
+    logger.info(
+      {
+        addresses: bound,
+        offered: stunAddresses,
+        from: plan.fromEnv ? 'STUN_ADDRESSES' : 'interfaces',
+      },
+      'STUN responder listening',
+    );
+    const unbound = plan.offer.filter((address) => !stunAddresses.includes(address));
+    if (unbound.length > 0) {
+      logger.warn({ unbound }, 'STUN: could not bind these addresses yet; not offering them');
+    }
   }
   logger.info(describeTurn(config));
   if (tls) logCertificate(logger, config, tls);
@@ -104,7 +137,13 @@ async function main(): Promise<void> {
       ? undefined
       : (hooks) =>
           createRedisDirectory({ url: redisUrl, capacity: config.roomCapacity, logger }, hooks);
-  const server = createSignalingServer({ ...serverSettings(config), tls, logger, directory });
+  const server = createSignalingServer({
+    ...serverSettings(config),
+    stunAddresses,
+    tls,
+    logger,
+    directory,
+  });
   const address = await server.listen(config.port, config.host);
   const urls = urlsFor(tls ? 'https' : 'http', config.host, address.port);
   logger.info({ urls }, 'chat server ready; open a url');

@@ -413,6 +413,21 @@ describe('ICE servers in hello and joined', () => {
     expect(joined.iceServers).toEqual(stun);
   });
 
+  it('offers the STUN addresses of the other family than the page host (issue #14)', async () => {
+    const connect = await serverWith({
+      stunAddresses: ['2001:db8::10', '203.0.113.10'],
+      stunAltAddress: '127.0.0.1',
+    });
+    const stun = [
+      ...PAGE_STUN,
+      { urls: 'stun:[2001:db8::10]:3478' },
+      { urls: 'stun:[2001:db8::10]:3479' },
+    ];
+    const { hello, joined } = await connect();
+    expect(hello.iceServers).toEqual(stun);
+    expect(joined.iceServers).toEqual(stun);
+  });
+
   it('gives TURN only to a socket that joined a room, minted for its id, and never the secret', async () => {
     const connect = await serverWith({ turn: MINTED });
     const first = await connect();

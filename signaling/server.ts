@@ -95,6 +95,13 @@ export interface SignalingServerOptions extends Partial<ServerSettings> {
   /** ICE servers for every page; `null` = our STUN responder ({@link defaultIceServers}). */
   iceServers: IceServer[] | null;
   /**
+   * [stunAddresses=[]] More IP literals (no brackets) our STUN responder answers on, offered to
+   * a page when of the family its page host is not (see {@link defaultIceServers}); unused with
+   * `iceServers`. `npm start` passes `STUN_ADDRESSES`, or what it found on the interfaces and
+   * could bind (`planStunAddresses`, `offerableAfterBinding` in stun-addresses.ts).
+   */
+  stunAddresses?: readonly string[];
+  /**
    * [tls=null] PEM certificate chain (leaf first) and private key: serve HTTPS, and so `wss://`,
    * instead of plain HTTP, on the same port with the same limits and timeouts. `npm start` reads
    * them from `TLS_CERT`/`TLS_KEY` (`readTlsCredentials` in config.ts, which checks them first).
@@ -794,7 +801,12 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
       // A fresh array per socket.
       stunServers: [
         ...(options.iceServers ??
-          defaultIceServers(req.headers.host, options.stunPort, options.stunAltAddress ?? null)),
+          defaultIceServers(
+            req.headers.host,
+            options.stunPort,
+            options.stunAltAddress ?? null,
+            options.stunAddresses,
+          )),
       ],
       heardAtMs: performance.now(),
       awaitingPong: false,

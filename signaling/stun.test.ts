@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket, type SocketOptions, type SocketType } from 'node:dgram';
-import { platform } from 'node:os';
+import { isIPv6 } from 'node:net';
+import { networkInterfaces, platform } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -19,6 +20,7 @@ import {
   type StunAttribute,
   type StunMessage,
   type StunResponder,
+  type StunServiceOptions,
   type TransportAddress,
 } from './stun.ts';
 
@@ -640,26 +642,171 @@ describe('startStunResponder', () => {
   });
 });
 
-/** A Binding request from a fresh 127.0.0.1 socket: what came back, and from where. */
-async function askFrom127(to: TransportAddress, attributes: StunAttribute[] = []) {
-  const alice = await client('udp4', '127.0.0.1');
+/** A Binding request from a fresh socket on `self`: what came back, and from where. */
+async function askFrom(self: string, to: TransportAddress, attributes: StunAttribute[] = []) {
+  const family = isIPv6(self) ? 'IPv6' : 'IPv4';
+  const alice = await client(family === 'IPv6' ? 'udp6' : 'udp4', self);
   const request = bindingRequest(attributes, {}, true);
   const transactionId = request.subarray(8, 20);
   const socket = openSockets.at(-1) as Socket;
   const source = new Promise<TransportAddress>((resolve) =>
-    socket.once('message', (_, { address, port }) => resolve({ family: 'IPv4', address, port })),
+    socket.once('message', (_, { address, port }) => resolve({ family, address, port })),
   );
   alice.send(request, to);
   const reply = parseReply(await alice.replyTo(transactionId), transactionId);
   return { reply, mapped: mappedAddressOf(reply), from: await source, self: alice.self };
 }
 
+/** {@link askFrom} a fresh 127.0.0.1 socket. */
+function askFrom127(to: TransportAddress, attributes: StunAttribute[] = []) {
+  return askFrom('127.0.0.1', to, attributes);
+}
+
+/**
+ * A second IPv6 address of this host besides `::1` (not link-local), or `undefined`: with one, a
+ * socket bound to `::` answers a request from `::1` to it from `::1`, the kernel's pick.
+ */
+const secondIpv6 = Object.values(networkInterfaces())
+  .flat()
+  .map((nic) => nic?.address)
+  .find(
+    (address): address is string =>
+      address !== undefined && isIPv6(address) && address !== '::1' && !/^fe[89ab]/i.test(address),
+  );
+
 describe('startStunService', () => {
-  async function service(host: string, port = 0, altAddress: string | null = null) {
-    const responder = await startStunService({ host, port, altAddress });
+  async function service(
+    host: string,
+    port = 0,
+    altAddress: string | null = null,
+    more: Partial<StunServiceOptions> = {},
+  ) {
+    const responder = await startStunService({ host, port, altAddress, ...more });
     openResponders.push(responder);
     return responder;
   }
+
+  /** Each of `addresses` on both ports answers `self`'s address, from the address asked. */
+  async function expectEachAnswersItself(port: number, addresses: [self: string, to: string][]) {
+    for (const [self, to] of addresses) {
+      for (const p of [port, port + 1]) {
+        const endpoint: TransportAddress = {
+          family: isIPv6(to) ? 'IPv6' : 'IPv4',
+          address: to,
+          port: p,
+        };
+        const { reply, mapped, from, self: client } = await askFrom(self, endpoint);
+        expect(reply.messageClass).toBe('success');
+        expect(mapped).toEqual(client);
+        expect(from).toEqual(endpoint);
+      }
+    }
+  }
+
+  it.skipIf(!hasIpv6Loopback)(
+    'on 0.0.0.0 binds 127.0.0.1 and ::1 on their own, and each answers from itself',
+    async () => {
+      const { addresses } = await service('0.0.0.0', 0, null, { addresses: ['127.0.0.1', '::1'] });
+      const port = addresses[0]?.port ?? 0;
+      expect(addresses.slice(-4)).toEqual([
+        { family: 'IPv4', address: '127.0.0.1', port },
+        { family: 'IPv4', address: '127.0.0.1', port: port + 1 },
+        { family: 'IPv6', address: '::1', port },
+        { family: 'IPv6', address: '::1', port: port + 1 },
+      ]);
+      await expectEachAnswersItself(port, [
+        ['127.0.0.1', '127.0.0.1'],
+        ['::1', '::1'],
+      ]);
+    },
+  );
+
+  it.skipIf(!hasIpv6Loopback)(
+    'binds more addresses beside a specific host, of either family, without SO_REUSEADDR',
+    async () => {
+      const { addresses } = await service('127.0.0.1', 0, null, { addresses: ['::1'] });
+      const port = addresses[0]?.port ?? 0;
+      expect(addresses.map((a) => a.address)).toEqual(['127.0.0.1', '127.0.0.1', '::1', '::1']);
+      await expectEachAnswersItself(port, [
+        ['127.0.0.1', '127.0.0.1'],
+        ['::1', '::1'],
+      ]);
+      // Nothing shares a port with them: a second responder there is refused.
+      await expect(startStunService({ host: '::1', port })).rejects.toMatchObject({
+        code: 'EADDRINUSE',
+      });
+    },
+  );
+
+  it.skipIf(!hasIpv6Loopback || secondIpv6 === undefined)(
+    `on :: with two IPv6 addresses (::1, ${secondIpv6}), answers each from itself`,
+    async () => {
+      const other = secondIpv6 as string;
+      const { addresses } = await service('::', 0, null, { addresses: ['::1', other] });
+      // From ::1 to the other address: a socket on `::` alone would answer from ::1.
+      await expectEachAnswersItself(addresses[0]?.port ?? 0, [
+        ['::1', other],
+        [other, '::1'],
+        ['::1', '::1'],
+      ]);
+    },
+  );
+
+  it('skips an address that is the host, the alternate or a repeat, in any spelling', async () => {
+    const { addresses } = await service('127.0.0.1', 0, null, {
+      addresses: ['127.0.0.1', '127.0.0.1'],
+    });
+    expect(addresses).toHaveLength(2);
+    if (platform() === 'linux') {
+      const alt = await service('127.0.0.1', 0, '127.0.0.2', { addresses: ['127.0.0.2'] });
+      expect(alt.addresses.map((a) => a.address)).toEqual([
+        '127.0.0.1',
+        '127.0.0.1',
+        '127.0.0.2',
+        '127.0.0.2',
+      ]);
+    }
+    if (!hasIpv6Loopback) return;
+    const v6 = await service('::1', 0, null, { addresses: ['0:0::1', '::1'] });
+    expect(v6.addresses).toHaveLength(2);
+  });
+
+  it('with skipUnavailable leaves out an address this host lacks; without, rejects naming it', async () => {
+    const { addresses } = await service('127.0.0.1', 0, null, {
+      addresses: ['192.0.2.1'],
+      skipUnavailable: true,
+    });
+    const port = addresses[0]?.port ?? 0;
+    expect(addresses).toEqual([
+      { family: 'IPv4', address: '127.0.0.1', port },
+      { family: 'IPv4', address: '127.0.0.1', port: port + 1 },
+    ]);
+    await openResponders.pop()?.close();
+    await expect(
+      startStunService({ host: '127.0.0.1', port, addresses: ['192.0.2.1'] }),
+    ).rejects.toMatchObject({ code: 'EADDRNOTAVAIL', address: '192.0.2.1' });
+    // The host's sockets were released.
+    expect((await service('127.0.0.1', port)).addresses[0]?.port).toBe(port);
+  });
+
+  it.runIf(platform() === 'linux')(
+    'with skipUnavailable still fails on any other bind error, e.g. a port taken there',
+    async () => {
+      const [free] = (await service('127.0.0.1')).addresses as [TransportAddress];
+      await openResponders.pop()?.close();
+      const squatter = createSocket('udp4');
+      openSockets.push(squatter);
+      await new Promise<void>((resolve) => squatter.bind(free.port + 1, '127.0.0.2', resolve));
+      await expect(
+        startStunService({
+          host: '127.0.0.1',
+          port: free.port,
+          addresses: ['127.0.0.2'],
+          skipUnavailable: true,
+        }),
+      ).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    },
+  );
 
   it('answers on P and P + 1 from the port asked, and 420s CHANGE-REQUEST on both', async () => {
     const { addresses } = await service('127.0.0.1');
@@ -733,5 +880,10 @@ describe('startStunService', () => {
     await expect(attempt(0, '0.0.0.0')).rejects.toThrow(TypeError);
     await expect(attempt(0, 'localhost')).rejects.toThrow(TypeError);
     await expect(attempt(0, null, 'localhost')).rejects.toThrow(TypeError);
+    for (const address of ['::', '0.0.0.0', 'localhost']) {
+      await expect(
+        startStunService({ host: '127.0.0.1', port: 0, addresses: [address] }),
+      ).rejects.toThrow(TypeError);
+    }
   });
 });

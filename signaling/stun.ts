@@ -8,7 +8,9 @@
  * reflexive address, and authentication is each usage's choice (RFC 8489 §9).
  *
  * Layout (`startStunService`): the same plain Binding responder on two ports, P and P + 1, and on
- * both of them again at a second address of this host when one is configured. A page gathers
+ * both of them again at a second address of this host when one is configured, and at each further
+ * address that needs sockets of its own (see signaling/stun-addresses.ts: on a host with several
+ * addresses of one family, a wildcard socket may answer from the wrong one). A page gathers
  * against all of them in one RTCPeerConnection and compares the mapped addresses it gets back:
  * the mapping behaviour test of RFC 5780 §4.3, which tells endpoint-independent from address- or
  * port-dependent mapping (RFC 4787 §4.1). We do NOT implement RFC 5780 itself: answers carry no
@@ -24,6 +26,7 @@ import { crc32 } from 'node:zlib';
 import {
   IPV4_BYTES,
   IPV6_BYTES,
+  canonicalHost,
   formatIpv4,
   formatIpv6,
   isIpv4Mapped,
@@ -573,27 +576,45 @@ export interface StunServiceOptions {
    * require; a wildcard socket would answer from whichever address routing picks.
    */
   altAddress?: string | null;
+  /**
+   * [addresses=[]] More IP literals of this host (not wildcards), each answered on both ports by
+   * sockets of its own, like `altAddress`, so that its answers leave from it. One that equals
+   * `host` or `altAddress` (in any spelling) is already answered and is skipped; so are repeats.
+   * `npm start` passes `StunAddressPlan.bind` (signaling/stun-addresses.ts).
+   */
+  addresses?: readonly string[];
+  /**
+   * [skipUnavailable=false] Leave out an address of `addresses` whose bind fails with
+   * `EADDRNOTAVAIL` (not, or not yet, an address of this host: an IPv6 address cannot be bound
+   * while duplicate address detection runs, RFC 4862 §5.4) instead of failing: the result's
+   * `addresses` then lack it. For discovered addresses; `altAddress` and `host` are always
+   * required.
+   */
+  skipUnavailable?: boolean;
 }
 
 /**
  * Starts the responder layout of the module comment: `host` on ports P and P + 1, then
- * `altAddress` (if any) on the same two ports. Resolves once every socket is bound; the result's
- * `addresses` come in that order, and `close` closes them all.
+ * `altAddress` (if any) on the same two ports, then each of `addresses` on both. Resolves once
+ * every socket is bound; the result's `addresses` come in that order, and `close` closes them all.
  *
- * With a wildcard `host` and an `altAddress`, every socket sets SO_REUSEADDR: Linux lets a
- * specific address share a UDP port with a wildcard socket only when both do, and then delivers
- * to the most specific match. The price: another program that also sets SO_REUSEADDR could bind
- * the same port without EADDRINUSE. Without an `altAddress` nothing changes from
+ * With a wildcard `host` and an `altAddress` or `addresses`, every socket sets SO_REUSEADDR: Linux
+ * lets a specific address share a UDP port with a wildcard socket only when both do, and then
+ * delivers to the most specific match. The price: another program that also sets SO_REUSEADDR
+ * could bind the same port without EADDRINUSE. Without either nothing changes from
  * `startStunResponder`.
  *
  * Rejects like `startStunResponder`, having closed every socket it bound: with the bind error
- * (`EADDRINUSE` when either port is taken, `EADDRNOTAVAIL` when `altAddress` is not an address of
- * this host, ...); with `RangeError` if `port` is not an integer in 0–65534; with `TypeError` if
- * `host` or `altAddress` is not an IP literal, or `altAddress` is a wildcard or equals `host`.
+ * (`EADDRINUSE` when either port is taken, `EADDRNOTAVAIL` when `altAddress` or one of
+ * `addresses` is not an address of this host, unless `skipUnavailable`, ...; the error's
+ * `address` names it); with `RangeError` if `port` is not an integer in 0–65534; with `TypeError`
+ * if `host`, `altAddress` or one of `addresses` is not an IP literal, `altAddress` is a wildcard
+ * or equals `host`, or one of `addresses` is a wildcard.
  */
 export async function startStunService(options: StunServiceOptions): Promise<StunResponder> {
   const { host, port } = options;
   const altAddress = options.altAddress ?? null;
+  const skipUnavailable = options.skipUnavailable ?? false;
   const lastFirstPort = MAX_PORT - STUN_SECOND_PORT_OFFSET;
   if (!Number.isInteger(port) || port < 0 || port > lastFirstPort) {
     throw new RangeError(`port must be an integer in 0–${lastFirstPort}, got ${port}`);
@@ -607,7 +628,8 @@ export async function startStunService(options: StunServiceOptions): Promise<Stu
       );
     }
   }
-  const reuseAddress = isWildcard(host) && altAddress !== null;
+  const own = ownAddresses(host, altAddress, options.addresses ?? []);
+  const reuseAddress = isWildcard(host) && (altAddress !== null || own.length > 0);
   for (let attempt = 1; ; attempt++) {
     const sockets: Socket[] = [];
     try {
@@ -623,6 +645,18 @@ export async function startStunService(options: StunServiceOptions): Promise<Stu
         sockets.push(...(await bindHost(altAddress, first, reuseAddress)));
         sockets.push(...(await bindHost(altAddress, second, reuseAddress)));
       }
+      for (const address of own) {
+        const pair: Socket[] = [];
+        try {
+          pair.push(...(await bindHost(address, first, reuseAddress)));
+          pair.push(...(await bindHost(address, second, reuseAddress)));
+        } catch (error) {
+          await Promise.all(pair.map(closeSocket));
+          if (skipUnavailable && errorCode(error) === 'EADDRNOTAVAIL') continue;
+          throw error;
+        }
+        sockets.push(...pair);
+      }
       return responderOf(sockets);
     } catch (error) {
       await Promise.all(sockets.map(closeSocket));
@@ -632,6 +666,31 @@ export async function startStunService(options: StunServiceOptions): Promise<Stu
       }
     }
   }
+}
+
+/**
+ * `addresses` checked (IP literals, no wildcard), without those equal to `host` or `altAddress`
+ * and without repeats, compared in one spelling (`canonicalHost`: `2001:DB8::1` is `2001:db8::1`).
+ * @throws {TypeError} for an address that is not an IP literal, or is a wildcard.
+ */
+function ownAddresses(
+  host: string,
+  altAddress: string | null,
+  addresses: readonly string[],
+): string[] {
+  const taken = new Set([host, altAddress ?? host].map(canonicalHost));
+  const own: string[] = [];
+  for (const address of addresses) {
+    checkHost(address);
+    const key = canonicalHost(address);
+    if (isWildcard(key)) {
+      throw new TypeError(`addresses must not hold a wildcard, got ${JSON.stringify(address)}`);
+    }
+    if (taken.has(key)) continue;
+    taken.add(key);
+    own.push(address);
+  }
+  return own;
 }
 
 function isWildcard(host: string): boolean {

@@ -1,13 +1,19 @@
 /**
  * The NAT lab's own test: before any browser spec trusts the lab, check that its routers behave
- * as their names say (RFC 4787), seen from where a peer sits. No browser here: small UDP actors
- * (e2e/lab/probes.ts) stand in for ICE.
+ * as their names say (RFC 4787; RFC 6092 for the IPv6 firewalls of issue #14), seen from where a
+ * peer sits. No browser here: small UDP actors (e2e/lab/probes.ts) stand in for ICE.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { expect, test } from './lab/fixture.ts';
-import { labNamespaces, type NatLab } from './lab/nat-lab.ts';
-import { startReflector, startUdpPeer, type Datagram, type Endpoint } from './lab/probes.ts';
+import { LAB_ADDRESSES, labNamespaces, type NatLab } from './lab/nat-lab.ts';
+import {
+  startReflector,
+  startUdpPeer,
+  type Datagram,
+  type Endpoint,
+  type IpFamily,
+} from './lab/probes.ts';
 
 /** How long we listen before calling a datagram lost; lab paths take well under a millisecond. */
 const SILENCE_MS = 700;
@@ -244,12 +250,206 @@ test('a new lab clears the namespaces a crashed run left behind', async ({ build
   expect(await labNamespaces(lab.prefix)).not.toContain(stale);
 });
 
-/** Reflectors on two ports of the server and one port of the `echo` host. */
-async function threeReflectors(lab: NatLab): Promise<Endpoint[]> {
+test.describe('dual stack: IPv6 behind stateful firewalls, no NAT66 (issue #14)', () => {
+  const V6 = LAB_ADDRESSES.ipv6;
+  /** Host A's and B's own IPv6 endpoints: with no NAT66, also what everyone else sees. */
+  const aOwn = { ip: V6.a.hostIp, port: LOCAL_PORT };
+  const bOwn = { ip: V6.b.hostIp, port: LOCAL_PORT };
+
+  test('every destination sees a dual-stack host at its own IPv6 address and port, though its IPv4 NAT is symmetric', async ({
+    buildLab,
+  }) => {
+    const lab = await buildLab({
+      natA: 'symmetric',
+      natB: 'cone',
+      stackA: 'dual-stack',
+      publicHosts: ['echo'],
+    });
+    expect(lab.hosts.a).toMatchObject({ stack: 'dual-stack', ipv6: V6.a.hostIp });
+    expect(lab.serverIpv6).toBe(V6.serverIp);
+    const destinations = await threeReflectors(lab, 6);
+    const a = await startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT, family: 6 });
+
+    const seen = [];
+    for (const reflector of destinations) seen.push(await a.askReflector(reflector));
+
+    // Nothing translates the source (RFC 6092 has no NAT66), so there is no mapping to vary by
+    // destination: the "mapped" address is the host's own, as ICE would find (RFC 8445 §5.1.1.1
+    // then drops the server-reflexive candidate as a duplicate of the host one).
+    expect(seen).toEqual([aOwn, aOwn, aOwn]);
+    const tcp = await a.tcpConnect(destinations[0]!);
+    expect(tcp.ok && JSON.parse(tcp.reply)).toMatchObject({ ip: V6.a.hostIp });
+    // The same host's IPv4 still leaves through its symmetric NAT, one reflector per family on
+    // one port.
+    const a4 = await startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT });
+    const reflector4 = await startReflector(lab, lab.server, 3478);
+    expect(await a4.askReflector(reflector4)).toMatchObject({ ip: lab.hosts.a.wanIp });
+  });
+
+  test('nobody on the internet reaches a host over IPv6 until it writes to exactly them', async ({
+    buildLab,
+  }) => {
+    const lab = await buildLab({
+      natA: 'cone',
+      natB: 'cone',
+      stackA: 'dual-stack',
+      publicHosts: ['stranger'],
+    });
+    const reflector = await startReflector(lab, lab.server, 3478, { family: 6 });
+    const a = await startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT, family: 6 });
+    const strangerHost = lab.publicHost('stranger');
+    // One knocker on a host of its own, one on the reflector's host but on another port.
+    const [stranger, neighbour] = await Promise.all([
+      startUdpPeer(lab, strangerHost.ns, { family: 6 }),
+      startUdpPeer(lab, lab.server.ns, { family: 6 }),
+    ]);
+
+    // A global address is no invitation: unsolicited inbound is dropped (a stateful firewall).
+    stranger.send(aOwn, 'knock before A spoke');
+    neighbour.send(aOwn, 'knock before A spoke');
+    expect(await a.receive({ timeoutMs: SILENCE_MS })).toBeNull();
+
+    // Nor does the router itself take anything from the WAN (RFC 6092 REC-50), though its own
+    // LAN reaches it: the listener on it is alive.
+    const onRouter = await startUdpPeer(lab, lab.hosts.a.routerNs, { port: LOCAL_PORT, family: 6 });
+    stranger.send({ ip: V6.a.wanIp, port: LOCAL_PORT }, 'knock on the router');
+    expect(await onRouter.receive({ timeoutMs: SILENCE_MS })).toBeNull();
+    a.send({ ip: V6.a.routerLanIp, port: LOCAL_PORT }, 'hello router');
+    expect(await onRouter.receive()).toEqual({ from: aOwn, text: 'hello router' });
+
+    // A's firewall is open now, but only to the reflector's address and port:
+    // address-and-port-dependent filtering (RFC 4787 §5), not endpoint-independent filtering.
+    expect(await a.askReflector(reflector)).toEqual(aOwn);
+    stranger.send(aOwn, 'knock after A spoke');
+    neighbour.send(aOwn, 'knock after A spoke');
+    expect(await a.receive({ timeoutMs: SILENCE_MS })).toBeNull();
+
+    // A writes to the stranger, and the stranger's answer comes through, between the same two
+    // addresses both ways: nothing in between rewrites them.
+    // The first extra public host: 2001:db8::20 beside 203.0.113.20.
+    const strangerOwn = { ip: '2001:db8::20', port: stranger.localPort };
+    expect(strangerHost.ipv6).toBe(strangerOwn.ip);
+    a.send(strangerOwn, 'hello stranger');
+    expect(await stranger.receive()).toEqual({ from: aOwn, text: 'hello stranger' });
+    stranger.send(aOwn, 'hello A');
+    expect(await a.receive()).toEqual({ from: strangerOwn, text: 'hello A' });
+  });
+
+  test('two hosts behind two stateful firewalls punch a UDP hole over IPv6, though their IPv4 NATs are symmetric', async ({
+    buildLab,
+  }) => {
+    const lab = await buildLab({
+      natA: 'symmetric',
+      natB: 'symmetric',
+      stackA: 'dual-stack',
+      stackB: 'dual-stack',
+    });
+    const reflector = await startReflector(lab, lab.server, 3478, { family: 6 });
+    const [a, b] = await Promise.all([
+      startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT, family: 6 }),
+      startUdpPeer(lab, lab.hosts.b.ns, { port: LOCAL_PORT, family: 6 }),
+    ]);
+    // What each learns from the reflector, and signaling would hand the other, is its own address.
+    expect(await Promise.all([a.askReflector(reflector), b.askReflector(reflector)])).toEqual([
+      aOwn,
+      bOwn,
+    ]);
+
+    // One way is not enough: B has not written to A, so B's firewall drops A's datagram. On its
+    // way out it opened A's own firewall for B, though.
+    a.send(bOwn, 'from A, before B spoke');
+    expect(await b.receive({ timeoutMs: SILENCE_MS })).toBeNull();
+
+    // Both have sent: B's datagram matches A's state and gets in, and opened B's firewall for A.
+    b.send(aOwn, 'from B');
+    expect(await a.receive()).toEqual({ from: bOwn, text: 'from B' });
+    a.send(bOwn, 'from A, after B spoke');
+    expect(await b.receive()).toEqual({ from: aOwn, text: 'from A, after B spoke' });
+  });
+
+  test('an IPv6-only home has no IPv4 at all, yet reaches the server over IPv6', async ({
+    buildLab,
+  }) => {
+    const lab = await buildLab({
+      natA: 'cone',
+      natB: 'cone',
+      stackA: 'ipv6-only',
+      stackB: 'dual-stack',
+    });
+    const host = lab.hosts.a;
+    expect(host).toMatchObject({ stack: 'ipv6-only', ipv6: V6.a.hostIp });
+    expect(() => host.ip).toThrow(/IPv6-only/);
+    expect(() => host.wanIp).toThrow(/IPv6-only/);
+    await expect(lab.changeWanIp('a', '203.0.113.9')).rejects.toMatchObject({
+      code: 'BAD_OPTIONS',
+    });
+    // Neither the host nor its router has an IPv4 address (loopback's aside) or route.
+    for (const ns of [host.ns, host.routerNs]) {
+      const addrs = (await lab.run(ns, ['ip', '-4', '-o', 'addr', 'show'])).stdout;
+      expect(
+        addrs
+          .trim()
+          .split('\n')
+          .map((line) => line.split(/\s+/)[1]),
+      ).toEqual(['lo']);
+      expect((await lab.run(ns, ['ip', '-4', 'route', 'show'])).stdout.trim()).toBe('');
+    }
+    const [reflector4, reflector6] = await Promise.all([
+      startReflector(lab, lab.server, 3478),
+      startReflector(lab, lab.server, 3478, { family: 6 }),
+    ]);
+    const a = await startUdpPeer(lab, host.ns, { port: LOCAL_PORT, family: 6 });
+
+    expect(await a.tcpConnect(reflector4)).toEqual({ ok: false, error: 'ENETUNREACH' });
+    expect(await a.askReflector(reflector6)).toEqual(aOwn);
+    const tcp = await a.tcpConnect(reflector6);
+    expect(tcp.ok && JSON.parse(tcp.reply)).toMatchObject({ ip: V6.a.hostIp });
+  });
+
+  test('with IPv6 on one side only, the IPv4-only home has no IPv6 at all and its NAT is unchanged', async ({
+    buildLab,
+  }) => {
+    await expect(
+      buildLab({ natA: 'cone', natB: 'cone', stackC: 'dual-stack' }),
+    ).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    const lab = await buildLab({ natA: 'cone', natB: 'cone', stackA: 'dual-stack' });
+    expect(lab.hosts.b).toMatchObject({ stack: 'ipv4-only', ipv6: null });
+    // IPv6 disabled on B's interface: not even a link-local address for a browser to offer.
+    const b6addrs = await lab.run(lab.hosts.b.ns, [
+      'ip',
+      '-6',
+      '-o',
+      'addr',
+      'show',
+      'dev',
+      'eth0',
+    ]);
+    expect(b6addrs.stdout.trim()).toBe('');
+    const [reflector4, reflector6] = await Promise.all([
+      startReflector(lab, lab.server, 3478),
+      startReflector(lab, lab.server, 3478, { family: 6 }),
+    ]);
+    const [a4, a6, b4, b6] = await Promise.all([
+      startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT }),
+      startUdpPeer(lab, lab.hosts.a.ns, { port: LOCAL_PORT, family: 6 }),
+      startUdpPeer(lab, lab.hosts.b.ns, { port: LOCAL_PORT }),
+      startUdpPeer(lab, lab.hosts.b.ns, { port: LOCAL_PORT, family: 6 }),
+    ]);
+
+    expect(await b6.tcpConnect(reflector6)).toEqual({ ok: false, error: 'ENETUNREACH' });
+    expect(await b4.askReflector(reflector4)).toEqual({ ip: lab.hosts.b.wanIp, port: LOCAL_PORT });
+    // A has both: IPv4 through its cone NAT (port preserved), IPv6 as itself.
+    expect(await a4.askReflector(reflector4)).toEqual({ ip: lab.hosts.a.wanIp, port: LOCAL_PORT });
+    expect(await a6.askReflector(reflector6)).toEqual(aOwn);
+  });
+});
+
+/** Reflectors of one family on two ports of the server and one port of the `echo` host. */
+async function threeReflectors(lab: NatLab, family: IpFamily = 4): Promise<Endpoint[]> {
   return Promise.all([
-    startReflector(lab, lab.server, 3478),
-    startReflector(lab, lab.server, 3479),
-    startReflector(lab, lab.publicHost('echo'), 3478),
+    startReflector(lab, lab.server, 3478, { family }),
+    startReflector(lab, lab.server, 3479, { family }),
+    startReflector(lab, lab.publicHost('echo'), 3478, { family }),
   ]);
 }
 

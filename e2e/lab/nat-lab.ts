@@ -13,9 +13,23 @@
  *   hp-c 10.0.3.2 ─ lan0 [hp-rc] wan0 203.0.113.4 ─┘  (only with `natC`)
  * ```
  *
- * 203.0.113.0/24 is TEST-NET-3 (RFC 5737): it only exists inside these namespaces. Nothing here
- * touches the root namespace's interfaces, routes or firewall. Needs root, `ip` (iproute2),
- * `iptables-restore` and `sysctl`.
+ * 203.0.113.0/24 is TEST-NET-3 (RFC 5737): it only exists inside these namespaces.
+ *
+ * Dual stack (issue #14), only when asked (`LabOptions.stackA` …, `IpStack`): a home can also have,
+ * or have only, a global IPv6 /64 that its router routes with no NAT66, behind a stateful firewall
+ * (`routerRuleset6`, after RFC 6092), and the public segment gets a /64 of its own. Every address
+ * is static and in the documentation prefix 2001:db8::/32 (RFC 3849); the public side routes each
+ * home's /64 to that home's router, as an ISP would.
+ *
+ * ```
+ *   hp-a 2001:db8:a::2 ─ lan0 [hp-ra] wan0 2001:db8::2 ─┐
+ *                                                       ├─ br0 [hp-pub] ─┬─ hp-server 2001:db8::10
+ *   hp-b 2001:db8:b::2 ─ lan0 [hp-rb] wan0 2001:db8::3 ─┤                └─ hp-<name> 2001:db8::20…
+ *   hp-c 2001:db8:c::2 ─ lan0 [hp-rc] wan0 2001:db8::4 ─┘
+ * ```
+ *
+ * Nothing here touches the root namespace's interfaces, routes or firewall. Needs root, `ip`
+ * (iproute2), `iptables-restore`, `sysctl`, and `ip6tables-restore` when a home has IPv6.
  */
 import { spawn as spawnProcess, execFileSync, type ChildProcess } from 'node:child_process';
 import {
@@ -44,8 +58,24 @@ import { CHROMIUM_PATH } from '../chromium.ts';
  *   peer, so only TURN gets through (RFC 8445 §2.1).
  * - `udp-blocked`: the router forwards no UDP at all but NATs TCP like `cone`, as on networks that
  *   only allow web traffic; TURN over TCP (RFC 6062) is the way out.
+ *
+ * Over IPv6 (a home whose `IpStack` has it) nothing is translated: `cone` and `symmetric` give
+ * the same stateful firewall (`routerRuleset6`), and `udp-blocked` drops UDP over IPv6 too.
  */
 export type NatMode = 'cone' | 'symmetric' | 'udp-blocked';
+
+/**
+ * The IP families of a home network, or of the public segment (issue #14).
+ *
+ * - `ipv4-only`: the lab as it was before dual stack: a private IPv4 LAN behind the router's NAT
+ *   (`NatMode`) and IPv6 disabled on the host's interface (no link-local address either), so a
+ *   browser there has IPv4 candidates only.
+ * - `dual-stack`: that, plus a global IPv6 /64 routed by the router with no NAT66 behind a
+ *   stateful firewall (`routerRuleset6`): the host's own IPv6 address is the one every peer sees.
+ * - `ipv6-only`: the IPv6 half alone. No IPv4 address or route on the host (loopback's 127.0.0.1
+ *   aside) or on its router, and no NAT64/DNS64 (RFC 6146, RFC 6147): IPv4 is unreachable.
+ */
+export type IpStack = 'ipv4-only' | 'dual-stack' | 'ipv6-only';
 
 /** What to build. */
 export interface LabOptions {
@@ -78,19 +108,59 @@ export interface LabOptions {
   prefix?: string;
   /** Chromium binary the wrappers run. Default: `CHROMIUM_PATH` of e2e/chromium.ts. */
   chromiumPath?: string;
+  /**
+   * IP families of home A (`IpStack`). `'dual-stack'` and `'ipv6-only'` give it 2001:db8:a::/64:
+   * host A 2001:db8:a::2, router A 2001:db8:a::1 on the LAN and 2001:db8::2 on the WAN.
+   * Default `'ipv4-only'`: no IPv6 at all, exactly as without this option.
+   */
+  stackA?: IpStack;
+  /**
+   * IP families of home B (2001:db8:b::/64, router WAN 2001:db8::3). Default `'ipv4-only'`.
+   * Ignored when `sameLan` is set: B is on A's LAN with A's families (2001:db8:a::3).
+   */
+  stackB?: IpStack;
+  /**
+   * IP families of home C (2001:db8:c::/64, router WAN 2001:db8::4). Default `'ipv4-only'`.
+   * Only with `natC`.
+   */
+  stackC?: IpStack;
+  /**
+   * IP families of the public hosts (the server and `publicHosts`): `'dual-stack'` adds an address
+   * of 2001:db8::/64 to each (server 2001:db8::10, extra hosts 2001:db8::20, ::21, …: the
+   * IPv4 address's last octet as the last group) and routes to every home that has IPv6.
+   * Routers' WAN interfaces always follow their home. Default: `'dual-stack'` when some home has
+   * IPv6, else `'ipv4-only'`; `'ipv4-only'` with IPv6 homes is a server without IPv6, whose homes
+   * still reach each other over IPv6.
+   */
+  publicStack?: Exclude<IpStack, 'ipv6-only'>;
 }
 
 /** One of the NATed hosts a browser runs on. */
 export interface LabHost {
   /** Network namespace name. */
   readonly ns: string;
-  /** Private LAN address, e.g. 10.0.1.2. What a WebRTC host candidate shows. */
+  /** IP families of the host's home (`LabOptions.stackA` …). */
+  readonly stack: IpStack;
+  /**
+   * Private LAN address, e.g. 10.0.1.2. What a WebRTC host candidate shows.
+   * @throws {NatLabError} `BAD_OPTIONS` when read in an IPv6-only home, which has none.
+   */
   readonly ip: string;
   /**
    * Public address of the host's router: what a STUN server sees as the source address. Reads
    * the new address after `NatLab.changeWanIp`.
+   * @throws {NatLabError} `BAD_OPTIONS` when read in an IPv6-only home, which has none.
    */
   readonly wanIp: string;
+  /**
+   * Global IPv6 address, e.g. 2001:db8:a::2 (RFC 5952 text, as Node and Chromium print it);
+   * `null` in an IPv4-only home. With no NAT66 it is also the source address a STUN server or a
+   * peer sees, and the address of the host's IPv6 host candidate: nothing to map, only a stateful
+   * firewall to open.
+   */
+  readonly ipv6: string | null;
+  /** Namespace of the host's router (router A's for host B with `sameLan`). */
+  readonly routerNs: string;
   /**
    * Absolute path of an executable script that runs Chromium inside `ns` with the arguments it
    * is given. Pass it to Playwright as `executablePath`; Playwright drives Chromium over a pipe,
@@ -105,6 +175,8 @@ export interface PublicHost {
   readonly ns: string;
   /** Address on 203.0.113.0/24. */
   readonly ip: string;
+  /** Address on 2001:db8::/64; `null` unless `LabOptions.publicStack` is `'dual-stack'`. */
+  readonly ipv6: string | null;
 }
 
 /** What `NatLab.run` resolves to. `code` is the exit status, `null` when killed by a signal. */
@@ -147,6 +219,8 @@ export interface NatLab {
   readonly server: PublicHost;
   /** Same as `server.ip`. */
   readonly serverIp: string;
+  /** Same as `server.ipv6`: 2001:db8::10 on a dual-stack public segment, else `null`. */
+  readonly serverIpv6: string | null;
   /** The NATed hosts a browser runs on; `c` exists only when the lab was built with `natC`. */
   readonly hosts: { readonly a: LabHost; readonly b: LabHost; readonly c?: LabHost };
   /** Every namespace the lab created, the bridge namespace included. */
@@ -194,7 +268,7 @@ export interface NatLab {
    * ICMP host-unreachable once its ARP for a destination fails, a few seconds in, as a real one
    * may). The router keeps its address, routes and NAT mappings (conntrack), so a link that comes
    * back carries the same flows on the same mappings. Both the host's signaling TCP connection
-   * and its P2P UDP path go silent.
+   * and its P2P UDP path go silent, over IPv4 and IPv6 alike (the firewall's states are kept too).
    *
    * Done by setting the bridge-side end of the router's WAN veth down: the router's `wan0` loses
    * carrier, as when the line to the ISP goes dead. (Setting `wan0` itself down would instead
@@ -215,10 +289,12 @@ export interface NatLab {
    * iptables-extensions(8), MASQUERADE), so no `conntrack` tool is needed. The host's next packet
    * on an old flow leaves from `newIp`: a UDP peer sees a new source address, a TCP server sees a
    * segment of a connection it does not know and answers with RST. A default route of the router
-   * (the lab has none today) is put back. `hosts[host].wanIp` is `newIp` afterwards.
+   * (the lab has none today) is put back. `hosts[host].wanIp` is `newIp` afterwards. IPv4 only:
+   * a dual-stack home keeps its IPv6 prefix and firewall states.
    * @throws {NatLabError} `BAD_OPTIONS` unless `newIp` is an unused address of 203.0.113.0/24
-   *   (not .0, .255, or a lab node's: router C's 203.0.113.4 is free only in a two-home lab), or
-   *   for `'c'` in a lab built without `natC`; `COMMAND_FAILED`; `TORN_DOWN` after teardown.
+   *   (not .0, .255, or a lab node's: router C's 203.0.113.4 is free only in a two-home lab), for
+   *   `'c'` in a lab built without `natC`, or in an IPv6-only home; `COMMAND_FAILED`;
+   *   `TORN_DOWN` after teardown.
    */
   changeWanIp(host: LabHostName, newIp: string): Promise<void>;
   /**
@@ -271,9 +347,42 @@ export const LAB_ADDRESSES = {
   /** Host B's address when `sameLan` puts it on LAN A. */
   bOnLanA: '10.0.1.3',
   lanPrefixLength: 24,
+  /**
+   * The IPv6 plan, used only where an `IpStack` has IPv6. Documentation prefix 2001:db8::/32
+   * (RFC 3849), one /64 per link (RFC 7421: the length SLAAC would need, though every address
+   * here is static); each node's last group repeats its IPv4 address's last octet. RFC 5952
+   * text, so an address compares as a string with what Node and Chromium print.
+   */
+  ipv6: {
+    /** The public segment: server, extra public hosts and the routers' WAN side. */
+    publicPrefix: '2001:db8::/64',
+    serverIp: '2001:db8::10',
+    a: {
+      lanPrefix: '2001:db8:a::/64',
+      wanIp: '2001:db8::2',
+      routerLanIp: '2001:db8:a::1',
+      hostIp: '2001:db8:a::2',
+    },
+    b: {
+      lanPrefix: '2001:db8:b::/64',
+      wanIp: '2001:db8::3',
+      routerLanIp: '2001:db8:b::1',
+      hostIp: '2001:db8:b::2',
+    },
+    c: {
+      lanPrefix: '2001:db8:c::/64',
+      wanIp: '2001:db8::4',
+      routerLanIp: '2001:db8:c::1',
+      hostIp: '2001:db8:c::2',
+    },
+    /** Host B's address when `sameLan` puts it on LAN A. */
+    bOnLanA: '2001:db8:a::3',
+    prefixLength: 64,
+  },
 } as const;
 
 const RESERVED_HOST_NAMES = new Set(['a', 'b', 'c', 'ra', 'rb', 'rc', 'pub', 'server']);
+const IP_STACKS: ReadonlySet<string> = new Set<IpStack>(['ipv4-only', 'dual-stack', 'ipv6-only']);
 const PREFIX_PATTERN = /^[a-z0-9]{1,6}-$/;
 const PUBLIC_HOST_PATTERN = /^[a-z][a-z0-9]{0,7}$/;
 
@@ -315,13 +424,17 @@ export async function buildNatLab(opts: LabOptions): Promise<NatLab> {
   if (process.getuid?.() !== 0) {
     throw new NatLabError('NOT_ROOT', 'The NAT lab needs root (network namespaces, iptables).');
   }
-  const tools = {
-    ip: findTool('ip', 'iproute2'),
-    iptablesRestore: findTool('iptables-restore', 'iptables'),
-    sysctl: findTool('sysctl', 'procps'),
-  };
   const prefix = opts.prefix ?? defaultPrefix();
   const plan = planLab(prefix, opts);
+  const tools: Tools = {
+    ip: findTool('ip', 'iproute2'),
+    iptablesRestore: findTool('iptables-restore', 'iptables'),
+    // Looked for only when needed: an IPv4 lab still builds on a machine without it.
+    ip6tablesRestore: plan.routers.some((r) => r.ipv6)
+      ? findTool('ip6tables-restore', 'iptables')
+      : null,
+    sysctl: findTool('sysctl', 'procps'),
+  };
   const lock = acquirePrefix(prefix);
 
   const wrapperDir = mkdtempSync(join(tmpdir(), 'nat-lab-'));
@@ -339,20 +452,31 @@ export async function buildNatLab(opts: LabOptions): Promise<NatLab> {
 interface Tools {
   ip: string;
   iptablesRestore: string;
+  /** `null` in a lab without IPv6. */
+  ip6tablesRestore: string | null;
   sysctl: string;
 }
 
 interface RouterPlan {
+  /** Which home: `a`, `b` or `c`. */
+  key: LabHostName;
   ns: string;
   mode: NatMode;
-  wanIp: string;
-  lanIp: string;
+  stack: IpStack;
+  /** IPv4 addresses; `null` in an IPv6-only home. */
+  wanIp: string | null;
+  lanIp: string | null;
+  /** IPv6 addresses and the LAN's /64; `null` in an IPv4-only home. */
+  ipv6: { wanIp: string; lanIp: string; lanPrefix: string } | null;
 }
 
 interface HostPlan {
+  key: LabHostName;
   ns: string;
-  ip: string;
-  gateway: string;
+  /** `null` in an IPv6-only home. */
+  ip: string | null;
+  /** `null` in an IPv4-only home. */
+  ipv6: string | null;
   router: RouterPlan;
 }
 
@@ -378,6 +502,57 @@ function planLab(prefix: string, opts: LabOptions): LabPlan {
       `NAT lab prefix ${JSON.stringify(prefix)} must match ${PREFIX_PATTERN}`,
     );
   }
+  const stackA = checkStack('stackA', opts.stackA);
+  // With `sameLan`, B lives on A's LAN and has A's families, as `natB` gives way to `natA`.
+  const stackB = opts.sameLan ? stackA : checkStack('stackB', opts.stackB);
+  if (opts.stackC !== undefined && !opts.natC) {
+    throw new NatLabError('BAD_OPTIONS', 'stackC needs natC: there is no home C without it');
+  }
+  const stackC = checkStack('stackC', opts.stackC);
+  const router = (key: LabHostName, mode: NatMode, stack: IpStack): RouterPlan => {
+    const v4 = LAB_ADDRESSES[key];
+    const v6 = LAB_ADDRESSES.ipv6[key];
+    return {
+      key,
+      ns: `${prefix}r${key}`,
+      mode,
+      stack,
+      wanIp: stack === 'ipv6-only' ? null : v4.wanIp,
+      lanIp: stack === 'ipv6-only' ? null : v4.routerLanIp,
+      ipv6:
+        stack === 'ipv4-only'
+          ? null
+          : { wanIp: v6.wanIp, lanIp: v6.routerLanIp, lanPrefix: v6.lanPrefix },
+    };
+  };
+  const host = (key: LabHostName, ip: string, ipv6: string, on: RouterPlan): HostPlan => ({
+    key,
+    ns: prefix + key,
+    ip: on.lanIp === null ? null : ip,
+    ipv6: on.ipv6 === null ? null : ipv6,
+    router: on,
+  });
+  const addr = LAB_ADDRESSES;
+  const routerA = router('a', opts.natA, stackA);
+  const routerB = router('b', opts.natB, stackB);
+  const a = host('a', addr.a.hostIp, addr.ipv6.a.hostIp, routerA);
+  const b = opts.sameLan
+    ? host('b', addr.bOnLanA, addr.ipv6.bOnLanA, routerA)
+    : host('b', addr.b.hostIp, addr.ipv6.b.hostIp, routerB);
+  const routerC = opts.natC ? router('c', opts.natC, stackC) : null;
+  const c = routerC ? host('c', addr.c.hostIp, addr.ipv6.c.hostIp, routerC) : null;
+  const routers = [routerA, ...(opts.sameLan ? [] : [routerB]), ...(routerC ? [routerC] : [])];
+
+  const publicStack =
+    opts.publicStack ?? (routers.some((r) => r.ipv6) ? 'dual-stack' : 'ipv4-only');
+  if (publicStack !== 'ipv4-only' && publicStack !== 'dual-stack') {
+    throw new NatLabError(
+      'BAD_OPTIONS',
+      `publicStack ${JSON.stringify(publicStack)} must be 'ipv4-only' or 'dual-stack'`,
+    );
+  }
+  const publicIpv6 = (lastGroup: number): string | null =>
+    publicStack === 'dual-stack' ? `2001:db8::${lastGroup}` : null;
   const extraHosts = new Map<string, PublicHost>();
   for (const [i, name] of (opts.publicHosts ?? []).entries()) {
     if (!PUBLIC_HOST_PATTERN.test(name) || RESERVED_HOST_NAMES.has(name) || extraHosts.has(name)) {
@@ -386,49 +561,36 @@ function planLab(prefix: string, opts: LabOptions): LabPlan {
         `Public host name ${JSON.stringify(name)} must match ${PUBLIC_HOST_PATTERN}, be unique and not be one of ${[...RESERVED_HOST_NAMES].join(', ')}`,
       );
     }
-    extraHosts.set(name, {
-      ns: prefix + name,
-      ip: `203.0.113.${LAB_ADDRESSES.firstExtraPublicHost + i}`,
-    });
+    const last = LAB_ADDRESSES.firstExtraPublicHost + i;
+    // The IPv4 last octet's decimal digits, read as the hex last group: .20 ↔ ::20.
+    extraHosts.set(name, { ns: prefix + name, ip: `203.0.113.${last}`, ipv6: publicIpv6(last) });
   }
-  const addr = LAB_ADDRESSES;
-  const routerA: RouterPlan = {
-    ns: `${prefix}ra`,
-    mode: opts.natA,
-    wanIp: addr.a.wanIp,
-    lanIp: addr.a.routerLanIp,
-  };
-  const routerB: RouterPlan = {
-    ns: `${prefix}rb`,
-    mode: opts.natB,
-    wanIp: addr.b.wanIp,
-    lanIp: addr.b.routerLanIp,
-  };
-  const a: HostPlan = {
-    ns: `${prefix}a`,
-    ip: addr.a.hostIp,
-    gateway: addr.a.routerLanIp,
-    router: routerA,
-  };
-  const b: HostPlan = opts.sameLan
-    ? { ns: `${prefix}b`, ip: addr.bOnLanA, gateway: addr.a.routerLanIp, router: routerA }
-    : { ns: `${prefix}b`, ip: addr.b.hostIp, gateway: addr.b.routerLanIp, router: routerB };
-  const routerC: RouterPlan | null = opts.natC
-    ? { ns: `${prefix}rc`, mode: opts.natC, wanIp: addr.c.wanIp, lanIp: addr.c.routerLanIp }
-    : null;
-  const c: HostPlan | null = routerC
-    ? { ns: `${prefix}c`, ip: addr.c.hostIp, gateway: addr.c.routerLanIp, router: routerC }
-    : null;
   return {
     prefix,
     bridgeNs: `${prefix}pub`,
-    server: { ns: `${prefix}server`, ip: addr.serverIp },
+    server: {
+      ns: `${prefix}server`,
+      ip: addr.serverIp,
+      ipv6: publicStack === 'dual-stack' ? addr.ipv6.serverIp : null,
+    },
     extraHosts,
-    routers: [routerA, ...(opts.sameLan ? [] : [routerB]), ...(routerC ? [routerC] : [])],
+    routers,
     a,
     b,
     c,
   };
+}
+
+/** `stack` or the default, `'ipv4-only'`. @throws {NatLabError} `BAD_OPTIONS` for an unknown one. */
+function checkStack(option: string, stack: IpStack | undefined): IpStack {
+  if (stack === undefined) return 'ipv4-only';
+  if (!IP_STACKS.has(stack)) {
+    throw new NatLabError(
+      'BAD_OPTIONS',
+      `${option} ${JSON.stringify(stack)} must be one of ${[...IP_STACKS].join(', ')}`,
+    );
+  }
+  return stack;
 }
 
 /**
@@ -479,10 +641,78 @@ export function routerRuleset(mode: NatMode, wanIf = 'wan0', lanIf = 'lan0'): st
   ].join('\n');
 }
 
+/**
+ * The router's IPv6 firewall, loaded atomically with ip6tables-restore: a stateful firewall with no
+ * NAT66, as RFC 6092 ("Recommended Simple Security Capabilities in Customer Premises Equipment for
+ * Providing Residential IPv6 Internet Service") describes for home gateways and as carrier
+ * firewalls in front of phones behave. `lanPrefix` is the home's /64 in CIDR form, e.g.
+ * `'2001:db8:a::/64'`; `mode` matters only for `'udp-blocked'`, which drops UDP both ways.
+ *
+ * FORWARD lets LAN→WAN out, and WAN→LAN in only as ESTABLISHED,RELATED: an inbound datagram must
+ * come from the exact address and port an outbound one went to (conntrack matches the 5-tuple),
+ * i.e. address-and-port-dependent filtering (RFC 4787 §5), so two hosts behind two such
+ * firewalls get through by hole punching: each one's first datagram opens its own firewall for
+ * the other's. This is stricter than RFC 6092 REC-17, which recommends endpoint-independent
+ * filtering by default for unmanaged home gateways (address-dependent filtering when "a more
+ * stringent filtering behavior is most important"); it is what Linux-based home routers and
+ * carrier firewalls commonly do, and the harder of the two for a peer. RELATED forwards the
+ * ICMPv6 errors (Destination Unreachable, Packet Too Big) that match a flow (REC-18, RFC 4890
+ * §4.3.1); errors that match none are dropped (REC-10). Outbound packets whose source is not in
+ * `lanPrefix`, and inbound ones whose source is, are dropped (REC-5, REC-6: no spoofing either
+ * way). REC-3 would drop the documentation prefix itself; the lab's whole "internet" is in it.
+ *
+ * INPUT drops everything unsolicited from the WAN, as the IPv4 routers do (`routerRuleset`), and
+ * as REC-50 asks ("MUST NOT offer management application services to the exterior network").
+ * With nothing to translate there is no port preservation to protect here; a router that answered
+ * knocks on its own address would just be unlike a real one. The one exception is neighbour
+ * discovery: conntrack leaves neighbour solicitations and advertisements untracked, so no state
+ * rule would pass them, and without them nobody on the WAN could resolve the router's address
+ * (RFC 4890 §4.4.1 lists both as traffic that must not be dropped; the kernel itself checks the
+ * hop limit of 255 that RFC 4861 §7.1 requires). Nothing else from the WAN reaches the router: no
+ * echo requests, no router advertisements (every address and route in the lab is static).
+ *
+ * Conntrack's idle timeout for a UDP flow seen one way only is 30 s, under REC-14's two minutes;
+ * no lab test waits that long between datagrams.
+ */
+export function routerRuleset6(
+  mode: NatMode,
+  lanPrefix: string,
+  wanIf = 'wan0',
+  lanIf = 'lan0',
+): string {
+  const udpBlock =
+    mode === 'udp-blocked'
+      ? [
+          `-A FORWARD -i ${lanIf} -o ${wanIf} -p udp -j DROP`,
+          `-A FORWARD -i ${wanIf} -p udp -j DROP`,
+        ]
+      : [];
+  return [
+    '*filter',
+    ':INPUT DROP [0:0]',
+    ':FORWARD DROP [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    '-A INPUT -i lo -j ACCEPT',
+    `-A INPUT -i ${lanIf} -j ACCEPT`,
+    '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    `-A INPUT -i ${wanIf} -p ipv6-icmp --icmpv6-type neighbour-solicitation -j ACCEPT`,
+    `-A INPUT -i ${wanIf} -p ipv6-icmp --icmpv6-type neighbour-advertisement -j ACCEPT`,
+    `-A FORWARD -i ${lanIf} -o ${wanIf} ! -s ${lanPrefix} -j DROP`,
+    `-A FORWARD -i ${wanIf} -s ${lanPrefix} -j DROP`,
+    ...udpBlock,
+    '-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    // Matches LAN→WAN, and LAN→LAN too when br_netfilter sends bridged frames through FORWARD.
+    `-A FORWARD -i ${lanIf} -j ACCEPT`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
 class Lab implements NatLab {
   readonly prefix: string;
   readonly server: PublicHost;
   readonly serverIp: string;
+  readonly serverIpv6: string | null;
   readonly hosts: { readonly a: LabHost; readonly b: LabHost; readonly c?: LabHost };
   readonly namespaces: readonly string[];
   readonly #tools: Tools;
@@ -503,13 +733,19 @@ class Lab implements NatLab {
     this.prefix = plan.prefix;
     this.server = plan.server;
     this.serverIp = plan.server.ip;
+    this.serverIpv6 = plan.server.ipv6;
     const host = (h: HostPlan): LabHost => ({
       ns: h.ns,
-      ip: h.ip,
+      stack: h.router.stack,
+      get ip() {
+        return ipv4Of(h, h.ip);
+      },
       // A getter: `changeWanIp` renumbers the router.
       get wanIp() {
-        return h.router.wanIp;
+        return ipv4Of(h, h.router.wanIp);
       },
+      ipv6: h.ipv6,
+      routerNs: h.router.ns,
       chromiumWrapper: join(wrapperDir, `chromium-${h.ns}`),
     });
     this.hosts = plan.c
@@ -548,45 +784,96 @@ class Lab implements NatLab {
     const pub = this.#plan.bridgeNs;
     await this.#sh(ip, ['-n', pub, 'link', 'add', 'br0', 'type', 'bridge']);
     await this.#sh(ip, ['-n', pub, 'link', 'set', 'br0', 'up']);
-    const publicSide: { ns: string; ifname: string; ip: string }[] = [
-      { ns: this.server.ns, ifname: 'eth0', ip: this.server.ip },
-      ...[...this.#plan.extraHosts.values()].map((h) => ({ ns: h.ns, ifname: 'eth0', ip: h.ip })),
-      ...this.#plan.routers.map((r) => ({ ns: r.ns, ifname: 'wan0', ip: r.wanIp })),
+    const publicSide: { ns: string; ifname: string; ip: string | null; ipv6: string | null }[] = [
+      ...[this.server, ...this.#plan.extraHosts.values()].map((h) => ({ ...h, ifname: 'eth0' })),
+      ...this.#plan.routers.map((r) => ({
+        ns: r.ns,
+        ifname: 'wan0',
+        ip: r.wanIp,
+        ipv6: r.ipv6?.wanIp ?? null,
+      })),
     ];
     for (const side of publicSide) {
       // Interface names are per namespace, so short fixed names can't collide (15-char limit).
       const port = this.#bridgePort(side.ns);
       await this.#veth(pub, port, side.ns, side.ifname);
       await this.#sh(ip, ['-n', pub, 'link', 'set', port, 'master', 'br0', 'up']);
-      await this.#addr(side.ns, side.ifname, side.ip, LAB_ADDRESSES.publicPrefixLength);
+      await this.#addr(
+        side.ns,
+        side.ifname,
+        side.ip && `${side.ip}/${LAB_ADDRESSES.publicPrefixLength}`,
+        side.ipv6 && `${side.ipv6}/${LAB_ADDRESSES.ipv6.prefixLength}`,
+      );
+    }
+    // IPv6 needs routes where IPv4 needs none: each home's /64 sits behind its router, as an ISP
+    // routes the prefix it delegated (by DHCPv6, RFC 8415, in real life) to its customer's router.
+    const ipv6Routers = this.#plan.routers.filter((r) => r.ipv6);
+    for (const side of publicSide.filter((p) => p.ipv6)) {
+      for (const router of ipv6Routers) {
+        if (router.ns === side.ns || !router.ipv6) continue;
+        await this.#sh(ip, [
+          ...['-n', side.ns, '-6', 'route', 'add', router.ipv6.lanPrefix],
+          ...['via', router.ipv6.wanIp],
+        ]);
+      }
     }
 
     // Each router's LAN is a bridge, so `sameLan` can hang two hosts off it.
     for (const router of this.#plan.routers) {
       await this.#sh(ip, ['-n', router.ns, 'link', 'add', 'lan0', 'type', 'bridge']);
+      // Before the link is up, which is when the kernel makes the link-local address.
+      if (router.ipv6) await this.#sysctl(router.ns, ipv6Settings('lan0'));
       await this.#sh(ip, ['-n', router.ns, 'link', 'set', 'lan0', 'up']);
-      await this.#sh(ip, [
-        '-n',
-        router.ns,
-        'addr',
-        'add',
-        `${router.lanIp}/${LAB_ADDRESSES.lanPrefixLength}`,
-        'dev',
-        'lan0',
-      ]);
-      await this.#sysctl(router.ns, ['net.ipv4.ip_forward=1']);
-      await this.#sh(
-        ip,
-        ['netns', 'exec', router.ns, this.#tools.iptablesRestore],
-        routerRuleset(router.mode),
-      );
+      if (router.lanIp) {
+        await this.#sh(ip, [
+          '-n',
+          router.ns,
+          'addr',
+          'add',
+          `${router.lanIp}/${LAB_ADDRESSES.lanPrefixLength}`,
+          'dev',
+          'lan0',
+        ]);
+        await this.#sysctl(router.ns, ['net.ipv4.ip_forward=1']);
+        await this.#sh(
+          ip,
+          ['netns', 'exec', router.ns, this.#tools.iptablesRestore],
+          routerRuleset(router.mode),
+        );
+      }
+      if (router.ipv6) {
+        const { lanIp, lanPrefix } = router.ipv6;
+        const cidr = `${lanIp}/${LAB_ADDRESSES.ipv6.prefixLength}`;
+        await this.#sh(ip, ['-n', router.ns, '-6', 'addr', 'add', cidr, 'dev', 'lan0', 'nodad']);
+        await this.#sysctl(router.ns, ['net.ipv6.conf.all.forwarding=1']);
+        // Found by buildNatLab whenever a router has IPv6; the check only narrows the type.
+        const restore = this.#tools.ip6tablesRestore;
+        if (!restore) throw new NatLabError('MISSING_TOOL', 'ip6tables-restore was not looked up');
+        await this.#sh(
+          ip,
+          ['netns', 'exec', router.ns, restore],
+          routerRuleset6(router.mode, lanPrefix),
+        );
+      }
     }
     for (const host of this.#hostPlans()) {
       const port = `to-${host.ns.slice(this.prefix.length)}`;
       await this.#veth(host.router.ns, port, host.ns, 'eth0');
       await this.#sh(ip, ['-n', host.router.ns, 'link', 'set', port, 'master', 'lan0', 'up']);
-      await this.#addr(host.ns, 'eth0', host.ip, LAB_ADDRESSES.lanPrefixLength);
-      await this.#sh(ip, ['-n', host.ns, 'route', 'add', 'default', 'via', host.gateway]);
+      await this.#addr(
+        host.ns,
+        'eth0',
+        host.ip && `${host.ip}/${LAB_ADDRESSES.lanPrefixLength}`,
+        host.ipv6 && `${host.ipv6}/${LAB_ADDRESSES.ipv6.prefixLength}`,
+      );
+      const { lanIp, ipv6 } = host.router;
+      if (lanIp) await this.#sh(ip, ['-n', host.ns, 'route', 'add', 'default', 'via', lanIp]);
+      // A default route, not one to 2001:db8::/32 only: Chromium learns each family's default
+      // local address by routing towards a public resolver, 2001:4860:4860::8888 for IPv6
+      // (GetDefaultLocalAddress, services/network/p2p), as the IPv4 default route serves 8.8.8.8.
+      if (ipv6) {
+        await this.#sh(ip, ['-n', host.ns, '-6', 'route', 'add', 'default', 'via', ipv6.lanIp]);
+      }
     }
 
     for (const [key, host] of Object.entries(this.hosts)) {
@@ -730,12 +1017,16 @@ class Lab implements NatLab {
   async changeWanIp(host: LabHostName, newIp: string): Promise<void> {
     if (this.#teardown) throw new NatLabError('TORN_DOWN', 'This NAT lab has been torn down');
     const router = this.#routerOf(host);
+    const oldIp = router.wanIp;
+    if (oldIp === null) {
+      throw new NatLabError('BAD_OPTIONS', `Home ${host} is IPv6-only: its router has no IPv4`);
+    }
     const octets = /^203\.0\.113\.(\d{1,3})$/.exec(newIp);
     const last = Number(octets?.[1]);
     const taken = new Set([
       this.server.ip,
       ...[...this.#plan.extraHosts.values()].map((h) => h.ip),
-      ...this.#plan.routers.map((r) => r.wanIp),
+      ...this.#plan.routers.flatMap((r) => (r.wanIp === null ? [] : [r.wanIp])),
     ]);
     if (!octets || !(last >= 1 && last <= 254) || taken.has(newIp)) {
       throw new NatLabError(
@@ -750,15 +1041,7 @@ class Lab implements NatLab {
       .map((line) => line.trim())
       .filter(Boolean);
     const prefixLength = LAB_ADDRESSES.publicPrefixLength;
-    await this.#sh(ip, [
-      '-n',
-      router.ns,
-      'addr',
-      'del',
-      `${router.wanIp}/${prefixLength}`,
-      'dev',
-      'wan0',
-    ]);
+    await this.#sh(ip, ['-n', router.ns, 'addr', 'del', `${oldIp}/${prefixLength}`, 'dev', 'wan0']);
     await this.#sh(ip, ['-n', router.ns, 'addr', 'add', `${newIp}/${prefixLength}`, 'dev', 'wan0']);
     for (const route of defaults) {
       await this.#sh(ip, ['-n', router.ns, 'route', 'replace', ...route.split(/\s+/)]);
@@ -831,19 +1114,26 @@ class Lab implements NatLab {
     ]);
   }
 
-  async #addr(ns: string, ifname: string, ip: string, prefixLength: number): Promise<void> {
-    await this.#sh(this.#tools.ip, [
-      '-n',
-      ns,
-      'addr',
-      'add',
-      `${ip}/${prefixLength}`,
-      'dev',
-      ifname,
-    ]);
-    // IPv4 only: no IPv6 link-local addresses for Chromium to offer as useless host candidates.
-    await this.#sysctl(ns, [`net.ipv6.conf.${ifname}.disable_ipv6=1`]);
-    await this.#sh(this.#tools.ip, ['-n', ns, 'link', 'set', ifname, 'up']);
+  /**
+   * Gives `ifname` its addresses (CIDR strings, `null` for a family it lacks) and brings it up.
+   * Without IPv6 the interface has IPv6 disabled, so not even a link-local address exists.
+   */
+  async #addr(
+    ns: string,
+    ifname: string,
+    ipv4Cidr: string | null,
+    ipv6Cidr: string | null,
+  ): Promise<void> {
+    const { ip } = this.#tools;
+    if (ipv4Cidr) await this.#sh(ip, ['-n', ns, 'addr', 'add', ipv4Cidr, 'dev', ifname]);
+    if (ipv6Cidr) {
+      await this.#sysctl(ns, ipv6Settings(ifname));
+      await this.#sh(ip, ['-n', ns, '-6', 'addr', 'add', ipv6Cidr, 'dev', ifname, 'nodad']);
+    } else {
+      // IPv4 only: no IPv6 link-local addresses for Chromium to offer as useless host candidates.
+      await this.#sysctl(ns, [`net.ipv6.conf.${ifname}.disable_ipv6=1`]);
+    }
+    await this.#sh(ip, ['-n', ns, 'link', 'set', ifname, 'up']);
   }
 
   async #sysctl(ns: string, settings: string[]): Promise<void> {
@@ -867,6 +1157,33 @@ class Lab implements NatLab {
       );
     }
   }
+}
+
+/**
+ * Sysctls for an interface with IPv6, set before it comes up. It keeps the link-local address the
+ * kernel makes (RFC 4291 §2.1 wants one on every interface): a router resolves a neighbour for a
+ * forwarded packet from it (Linux's ndisc_send_ns() sends no solicitation without one, and the
+ * lab's routers then forward nothing), and WebRTC never offers link-local addresses as candidates
+ * (IsIgnoredIPv6 in webrtc's rtc_base/network.cc). `accept_dad=0` skips duplicate address
+ * detection (RFC 4862 §5.4), which would hold the link-local address back for a second; the
+ * static addresses are added `nodad`. `accept_ra=0`: every address and route here is static.
+ */
+function ipv6Settings(ifname: string): string[] {
+  return [`net.ipv6.conf.${ifname}.accept_dad=0`, `net.ipv6.conf.${ifname}.accept_ra=0`];
+}
+
+/**
+ * `value`, an IPv4 address of `host` or its router.
+ * @throws {NatLabError} `BAD_OPTIONS` when it is `null`: the host is in an IPv6-only home.
+ */
+function ipv4Of(host: HostPlan, value: string | null): string {
+  if (value === null) {
+    throw new NatLabError(
+      'BAD_OPTIONS',
+      `Host ${host.key} is in an IPv6-only home: it has no IPv4 address (read its ipv6)`,
+    );
+  }
+  return value;
 }
 
 /** Runs a program to completion. Never rejects for an exit status, only for timeout or spawn errors. */

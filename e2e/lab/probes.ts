@@ -9,11 +9,20 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NatLab } from './nat-lab.ts';
 
-/** An IPv4 address and UDP/TCP port. */
+/**
+ * An IP address and UDP/TCP port. `ip` is IPv4 dotted-quad or IPv6 in RFC 5952 text without
+ * brackets (e.g. `2001:db8:a::2`), as Node reports a sender and as `LAB_ADDRESSES` spells it.
+ */
 export interface Endpoint {
   ip: string;
   port: number;
 }
+
+/**
+ * Which IP family a probe's sockets use: 4 (the default) or 6. A probe has one family, like one
+ * ICE host candidate; start one of each to use both (they may share a port number).
+ */
+export type IpFamily = 4 | 6;
 
 /** A datagram a peer received. */
 export interface Datagram {
@@ -116,24 +125,29 @@ class ProbeProcess {
 }
 
 /**
- * Starts a reflector in `where.ns` answering UDP and TCP on `port` on every address of that
- * namespace, and returns `where.ip:port` to send to.
- * @throws {Error} with the script's output if it cannot bind within `PROBE_READY_TIMEOUT_MS`.
+ * Starts a reflector in `where.ns` answering UDP and TCP on `port` on every address of one family
+ * (`opts.family`, default 4) in that namespace, and returns `where.ip:port` (`where.ipv6:port`
+ * for family 6) to send to. `where` is a `PublicHost` or `LabHost`.
+ * @throws {Error} for family 6 when `where.ipv6` is `null`, or with the script's output if it
+ *   cannot bind within `PROBE_READY_TIMEOUT_MS`.
  */
 export async function startReflector(
   lab: NatLab,
-  where: { ns: string; ip: string },
+  where: { ns: string; ip: string; ipv6?: string | null },
   port: number,
+  opts: { family?: IpFamily } = {},
 ): Promise<Endpoint> {
+  const family = opts.family ?? 4;
+  // Not `where.ip` for family 6: in an IPv6-only home reading it throws.
+  const ip = family === 6 ? where.ipv6 : where.ip;
+  if (!ip) throw new Error(`${where.ns} has no IPv6 address to reflect on`);
   const probe = new ProbeProcess(lab, where.ns, [
     REFLECTOR_SCRIPT,
-    '--udp',
-    String(port),
-    '--tcp',
-    String(port),
+    ...['--udp', String(port), '--tcp', String(port)],
+    ...['--family', String(family)],
   ]);
   await probe.ready();
-  return { ip: where.ip, port };
+  return { ip, port };
 }
 
 /** A UDP socket on one local port inside a lab namespace. */
@@ -163,15 +177,20 @@ export interface UdpPeer {
 }
 
 /**
- * Starts a UDP peer in `ns`, bound to `0.0.0.0:port` (default 0: any free port).
+ * Starts a UDP peer in `ns`, bound to `0.0.0.0:port` (default 0: any free port), or to `[::]:port`
+ * for IPv6 only with `family: 6`. Its `tcpConnect` reaches either family.
  * @throws {Error} with the script's output if it cannot bind within `PROBE_READY_TIMEOUT_MS`.
  */
 export async function startUdpPeer(
   lab: NatLab,
   ns: string,
-  opts: { port?: number } = {},
+  opts: { port?: number; family?: IpFamily } = {},
 ): Promise<UdpPeer> {
-  const probe = new ProbeProcess(lab, ns, [PEER_SCRIPT, '--port', String(opts.port ?? 0)]);
+  const probe = new ProbeProcess(lab, ns, [
+    PEER_SCRIPT,
+    ...['--port', String(opts.port ?? 0)],
+    ...['--family', String(opts.family ?? 4)],
+  ]);
   const ready = await probe.ready();
   let tcpId = 0;
   const isFrom = (e: ProbeEvent, from?: Endpoint): boolean =>

@@ -76,6 +76,23 @@ describe('explainFailure', () => {
     expect(failure?.remedy).toMatch(/TURN_URLS/);
   });
 
+  it('names IPv6 when only IPv6 looked open to a direct path and none came up (issue #14)', () => {
+    const dualStack = (address: string): NatReport => {
+      const base = symmetric(address);
+      return { ...base, ipv6: { ...base.ipv6, behaviour: 'no-nat' } };
+    };
+    const failure = explainFailure(
+      input({
+        local: dualStack('203.0.113.2'),
+        remote: dualStack('203.0.113.3'),
+        elapsedMs: ICE_PROGRESS_TIMEOUT_MS,
+      }),
+    );
+    expect(failure?.cause).toMatch(/^Over IPv6 both sides looked open to a direct path/);
+    expect(failure?.cause).toMatch(/RFC 6092/);
+    expect(failure?.remedy).toMatch(/TURN_URLS/);
+  });
+
   it('speaks at once when ICE failed', () => {
     expect(explainFailure(input({ iceConnectionState: 'failed' }))?.title).toBe(
       'Connection failed',

@@ -13,7 +13,12 @@
  */
 import { analysePath, type Blame, type ForecastBasis } from '../nat/forecast.ts';
 import type { CandidatePairState } from '../ice/ice-report.ts';
-import { describeErrorCode, parseIceUrl, type NatReport } from '../nat/nat-classifier.ts';
+import {
+  describeErrorCode,
+  parseIceUrl,
+  type IpFamily,
+  type NatReport,
+} from '../nat/nat-classifier.ts';
 import {
   DIRECT_TIMEOUT_MS,
   ICE_PROGRESS_TIMEOUT_MS,
@@ -127,13 +132,14 @@ export function explainFailure(input: FailureInput): Failure | null {
 
   const attempt = input.relayOnly ? 'The relay connection' : 'Connection';
   const title = failed ? `${attempt} failed` : `No connection after ${deadline / 1000} s`;
-  return { title, ...diagnose(input, path.basis, path.blame) };
+  return { title, ...diagnose(input, path.basis, path.blame, path.family) };
 }
 
 function diagnose(
   input: FailureInput,
   basis: ForecastBasis,
   blame: Blame | null,
+  family: IpFamily | null,
 ): Pick<Failure, 'cause' | 'remedy'> {
   const { turn } = input;
   const turnErrors = input.candidateErrors.filter((error) => {
@@ -234,8 +240,11 @@ function diagnose(
     case 'direct':
       if (!turn.configured) {
         return {
+          // Only IPv6 allowed a direct path (IPv4 symmetric or blocked): say which family failed.
           cause:
-            'Both NATs looked suitable for a direct path, yet none came up: a firewall may drop incoming UDP, or a NAT behaved differently toward the other person than toward the STUN server.',
+            family === 'IPv6'
+              ? 'Over IPv6 both sides looked open to a direct path (no NAT, or a cone), yet none came up: a firewall may drop incoming UDP even in answer to what was sent (stricter than RFC 6092 recommends), or IPv6 does not get through between your networks. Over IPv4 the NATs ruled a direct path out.'
+              : 'Both NATs looked suitable for a direct path, yet none came up: a firewall may drop incoming UDP, or a NAT behaved differently toward the other person than toward the STUN server.',
           remedy: noTurnRemedy,
         };
       }

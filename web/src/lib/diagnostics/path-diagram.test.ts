@@ -191,6 +191,79 @@ describe('pathDiagram', () => {
     expect(diagram.text).toContain('over UDP (IPv6): this device (srflx [2001:db8:2::5]:40000)');
   });
 
+  it('draws an IPv6 path from a hidden host straight to the internet, the family read from their address', () => {
+    // No NAT over IPv6: Chromium pairs the (mDNS-hidden) host, not its equal srflx.
+    const selected = pair(
+      candidate('host', undefined, 54401, { priority: 2113939711 }),
+      candidate('srflx', '2001:db8:1::2', 50000),
+      { currentRoundTripTimeMs: 12 },
+    );
+    const diagram = pathDiagram(input(selected));
+    expect(diagram.route).toBe('direct');
+    expect(diagram.selected).toMatchObject({ family: 'IPv6', familyFrom: 'address' });
+    expect(diagram.selected?.via).toEqual([
+      'local-device',
+      'internet',
+      'remote-nat',
+      'remote-device',
+    ]);
+    expect(diagram.selected?.label).toBe('UDP · IPv6 · 12 ms');
+    expect(diagram.nodes[0]?.lines).toEqual(['this path: (hidden):54401 (host)']);
+    expect(diagram.text).toBe(
+      'Direct over UDP (IPv6): this device (host (hidden):54401) ↔ Bob (srflx [2001:db8:1::2]:50000), round trip 12 ms.',
+    );
+  });
+
+  it('says when the family is only inferred from the priority (both addresses hidden)', () => {
+    const selected = pair(
+      candidate('host', undefined, 54401, { priority: 2113939711 }),
+      candidate('prflx', undefined, 50000),
+    );
+    const diagram = pathDiagram(input(selected));
+    expect(diagram.selected).toMatchObject({ family: 'IPv6', familyFrom: 'priority' });
+    expect(diagram.selected?.label).toBe('UDP · IPv6 by priority');
+    expect(diagram.text).toMatch(/^Direct over UDP \(IPv6, judged by the candidates’ priority\): /);
+    expect(diagram.nodes.find((n) => n.id === 'remote-nat')?.lines[0]).toBe(
+      'IPv6: no NAT (firewall only)',
+    );
+  });
+
+  it('names no family when nothing tells', () => {
+    const selected = pair(candidate('host', undefined, 1), candidate('prflx', undefined, 2));
+    const diagram = pathDiagram(input(selected));
+    expect(diagram.selected).toMatchObject({ family: null, familyFrom: null, label: 'UDP' });
+    expect(diagram.text).toMatch(/^Direct over UDP: /);
+  });
+
+  it('gives a long IPv6 endpoint a line of its own, so it stays inside its box', () => {
+    const long = '2a02:1234:5678:9abc:def0:1234:5678:9abc';
+    const selected = pair(
+      candidate('relay', long, 50000, {
+        relayProtocol: 'udp',
+        url: `turn:[${long}]:3478?transport=udp`,
+      }),
+      candidate('srflx', long.replace('2a02', '2a03'), 54321),
+    );
+    const diagram = pathDiagram(input(selected));
+    expect(diagram.nodes.find((n) => n.id === 'local-turn')?.lines).toEqual([
+      'relay',
+      `[${long}]:50000`,
+      'turn:',
+      `[${long}]:3478`,
+      '?transport=udp',
+    ]);
+    expect(diagram.nodes.find((n) => n.id === 'remote-nat')?.lines.slice(-2)).toEqual([
+      'this path (srflx):',
+      `[${long.replace('2a02', '2a03')}]:54321`,
+    ]);
+    for (const node of diagram.nodes) {
+      for (const line of node.lines) expect(line.length, line).toBeLessThanOrEqual(47);
+    }
+    expect(diagram.text).toMatch(
+      /^Relayed through your TURN server over UDP to the TURN server \(IPv6\): this device \(relay \[2a02:/,
+    );
+  });
+
   it('tells an ICE-TCP pair (RFC 6544) by its transport', () => {
     const selected = pair(
       candidate('host', '192.0.2.10', 9, { protocol: 'tcp' }),

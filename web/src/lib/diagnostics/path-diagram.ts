@@ -9,8 +9,14 @@
  * is the device's own, a server-reflexive or peer-reflexive one is the NAT's public mapping, a
  * relayed one is an address of the TURN server. An address the browser hides (a remote prflx
  * candidate, webrtc-stats §RTCIceCandidateStats) is "(hidden)", as in the tables.
+ *
+ * The family of the path is the pair's (RFC 8445 §6.1.2.2: both candidates share it), read from
+ * whichever address is shown, else inferred from the candidates' priority, and then said to be
+ * inferred (`ice/candidate-family.ts`). The NAT boxes describe that family's NAT result: an IPv6
+ * path passes the IPv6 router, which usually translates nothing (issue #14).
  */
-import { formatHostPort, parseIpAddress, type IpFamily } from '../../../../common/ip-address.ts';
+import { formatHostPort, type IpFamily } from '../../../../common/ip-address.ts';
+import { pairFamily, type CandidateFamily } from '../ice/candidate-family.ts';
 import type { CandidateInfo, CandidatePairInfo, IceReport } from '../ice/ice-report.ts';
 import type { FamilyNatResult, NatBehaviour, NatReport } from '../nat/nat-classifier.ts';
 import { formatRttMs } from './stats-history.ts';
@@ -45,8 +51,10 @@ export interface DiagramPath {
   protocol: 'UDP' | 'TCP';
   /** Transport from this device to its TURN server when it relays: "UDP", "TCP" or "TLS". */
   relayProtocol: 'UDP' | 'TCP' | 'TLS' | null;
-  /** IP family of the pair, from the local candidate's address; `null` when hidden. */
+  /** IP family of the pair; `null` when neither address nor priority tells. */
   family: IpFamily | null;
+  /** How {@link family} was read: from an address, or inferred from a priority. */
+  familyFrom: CandidateFamily['from'] | null;
   /** Latest STUN round trip on the pair, ms; `null` until measured. */
   rttMs: number | null;
   /** What the line is labelled with, e.g. "UDP · IPv4 · 23 ms". */
@@ -96,10 +104,24 @@ function endpoint(candidate: CandidateInfo): string {
     : formatHostPort(candidate.address, candidate.port);
 }
 
-/** IP family of a candidate's address; `null` for an mDNS name or a hidden address. */
-function familyOf(candidate: CandidateInfo): IpFamily | null {
-  if (candidate.address === undefined) return null;
-  return parseIpAddress(candidate.address)?.family ?? null;
+/**
+ * Characters that fit on one line of a box: the drawing is 320 units wide, its text 10 units
+ * high, and a box leaves about 265 units for text, some 45 hex digits and colons.
+ */
+const MAX_LINE_CHARS = 44;
+
+/**
+ * `line` when it fits in a box, else `split`: a global IPv6 endpoint alone takes up to 47
+ * characters (`[2a02:…:9abc]:54321`), so it gets a line of its own.
+ */
+function fitted(line: string, split: string[]): string[] {
+  return line.length <= MAX_LINE_CHARS ? [line] : split;
+}
+
+/** "this path: <endpoint> (<type>)", on two lines when the endpoint is long. */
+function thisPath(candidate: CandidateInfo): string[] {
+  const at = endpoint(candidate);
+  return fitted(`this path: ${at} (${candidate.type})`, [`this path (${candidate.type}):`, at]);
 }
 
 /** The family result a NAT box describes: the selected pair's family, else IPv4's. */
@@ -118,16 +140,42 @@ function natLines(
   else {
     lines.push(`${result.family}: ${SHORT_BEHAVIOUR[result.behaviour]}`);
     const seen = result.mappedAddresses[0];
-    if (seen) lines.push(`STUN saw ${formatHostPort(seen.address, seen.port)}`);
+    if (seen) {
+      const at = formatHostPort(seen.address, seen.port);
+      lines.push(...fitted(`STUN saw ${at}`, ['STUN saw', at]));
+    }
   }
   if (candidate && (candidate.type === 'srflx' || candidate.type === 'prflx')) {
-    lines.push(`this path: ${endpoint(candidate)} (${candidate.type})`);
+    lines.push(...thisPath(candidate));
   }
   return lines;
 }
 
 function deviceLines(candidate: CandidateInfo | null): string[] {
-  return candidate?.type === 'host' ? [`this path: ${endpoint(candidate)} (host)`] : [];
+  return candidate?.type === 'host' ? thisPath(candidate) : [];
+}
+
+/** A relay box's lines: the relayed address, and the server's URL when known. */
+function relayLines(candidate: CandidateInfo): string[] {
+  const at = endpoint(candidate);
+  const lines = fitted(`relay ${at}`, ['relay', at]);
+  if (candidate.url) lines.push(...urlLines(candidate.url));
+  return lines;
+}
+
+/**
+ * A TURN URL in lines that fit: with an IPv6 literal it is long too, so it breaks after the
+ * scheme and before the query (`turn:` / `[2a02:…]:3478` / `?transport=udp`), as few as fit.
+ */
+function urlLines(url: string): string[] {
+  const lines: string[] = [];
+  for (const piece of url.split(/(?<=^[a-z]+:)|(?=\?)/i)) {
+    const last = lines.length - 1;
+    const joined = `${lines[last] ?? ''}${piece}`;
+    if (last >= 0 && joined.length <= MAX_LINE_CHARS) lines[last] = joined;
+    else lines.push(piece);
+  }
+  return lines;
 }
 
 function relayProtocolOf(candidate: CandidateInfo): DiagramPath['relayProtocol'] {
@@ -177,7 +225,8 @@ export function pathDiagram(input: PathDiagramInput): PathDiagram {
   const pair = input.report?.selectedPair ?? null;
   const local = pair?.local ?? null;
   const remote = pair?.remote ?? null;
-  const family = local ? familyOf(local) : null;
+  const familyRead = pairFamily(pair);
+  const family = familyRead?.family ?? null;
   const them = input.remoteName;
 
   const nodes: DiagramNode[] = [
@@ -192,7 +241,7 @@ export function pathDiagram(input: PathDiagramInput): PathDiagram {
     nodes.push({
       id: 'local-turn',
       label: 'TURN server (yours)',
-      lines: [`relay ${endpoint(local)}`, ...(local.url ? [local.url] : [])],
+      lines: relayLines(local),
     });
   }
   nodes.push({ id: 'internet', label: 'The internet', lines: [] });
@@ -200,7 +249,7 @@ export function pathDiagram(input: PathDiagramInput): PathDiagram {
     nodes.push({
       id: 'remote-turn',
       label: 'TURN server (theirs)',
-      lines: [`relay ${endpoint(remote)}`],
+      lines: relayLines(remote),
     });
   }
   nodes.push(
@@ -244,11 +293,16 @@ export function pathDiagram(input: PathDiagramInput): PathDiagram {
   const relayProtocol = relayProtocolOf(local);
   const rttMs = pair.currentRoundTripTimeMs ?? null;
   const rtt = rttMs === null ? null : `${formatRttMs(rttMs)} ms`;
-  const label = [relayProtocol ? `${relayProtocol} to TURN` : protocol, family, rtt]
+  const inferred = familyRead?.from === 'priority';
+  const familyText = family && (inferred ? `${family} by priority` : family);
+  const label = [relayProtocol ? `${relayProtocol} to TURN` : protocol, familyText, rtt]
     .filter((part) => part !== null)
     .join(' · ');
   const via = pathVia(local, remote);
-  const over = `over ${relayProtocol ? `${relayProtocol} to the TURN server` : protocol}${family ? ` (${family})` : ''}`;
+  const familyNote = family
+    ? ` (${family}${inferred ? ', judged by the candidates’ priority' : ''})`
+    : '';
+  const over = `over ${relayProtocol ? `${relayProtocol} to the TURN server` : protocol}${familyNote}`;
   const ends = `this device (${local.type} ${endpoint(local)}) ↔ ${them} (${remote.type} ${endpoint(remote)})`;
   const through =
     route === 'direct'
@@ -264,7 +318,15 @@ export function pathDiagram(input: PathDiagramInput): PathDiagram {
   return {
     nodes,
     route,
-    selected: { via, protocol, relayProtocol, family, rttMs, label },
+    selected: {
+      via,
+      protocol,
+      relayProtocol,
+      family,
+      familyFrom: familyRead?.from ?? null,
+      rttMs,
+      label,
+    },
     failed,
     text: `${through} ${over}: ${ends}${rtt ? `, round trip ${rtt}` : ''}${failedText}.`,
   };

@@ -224,6 +224,7 @@ const srflxLocalInfo: CandidateInfo = {
   protocol: 'udp',
   address: '203.0.113.7',
   port: 54321,
+  priority: 1686052607,
   url: 'stun:stun.l.google.com:19302',
 };
 const srflxRemoteInfo: CandidateInfo = {
@@ -232,6 +233,7 @@ const srflxRemoteInfo: CandidateInfo = {
   protocol: 'udp',
   address: '198.51.100.44',
   port: 62011,
+  priority: 1686052607,
 };
 
 describe('buildIceReport', () => {
@@ -271,6 +273,7 @@ describe('buildIceReport', () => {
       protocol: 'udp',
       address: '198.51.100.20',
       port: 61234,
+      priority: 41885439,
       relayProtocol: 'udp',
       url: 'turn:turn.example.org:3478?transport=udp',
     });
@@ -307,10 +310,18 @@ describe('buildIceReport', () => {
     const stats = report(transport(prflxPair.id as string), localSrflx, remotePrflx, prflxPair);
     const { selectedPair, remoteCandidates } = buildIceReport(stats);
     expect(remoteCandidates).toStrictEqual([
-      { id: 'IxJ1c+9Vk', type: 'prflx', protocol: 'udp', port: 61000 },
+      { id: 'IxJ1c+9Vk', type: 'prflx', protocol: 'udp', port: 61000, priority: 1853824767 },
     ]);
     expect(selectedPair?.remote).not.toHaveProperty('address');
     expect(verdict(selectedPair)).toBe(VERDICT_DIRECT);
+  });
+
+  it('keeps the priority, which tells the family of a hidden address; drops one out of range', () => {
+    expect(buildIceReport([remoteMdnsHost]).remoteCandidates[0]?.priority).toBe(2122260223);
+    for (const priority of [0, 2 ** 31, 1.5, '2122260223', null]) {
+      const odd = { ...remoteMdnsHost, priority };
+      expect(buildIceReport([odd]).remoteCandidates[0]).not.toHaveProperty('priority');
+    }
   });
 
   it('reads the legacy `ip` member when `address` is missing', () => {
@@ -477,6 +488,7 @@ describe('buildIceReport', () => {
             protocol: 'udp',
             address: '203.0.113.7',
             port: 54321,
+            priority: 1686052607,
           },
           remote: srflxRemoteInfo,
         },

@@ -26,6 +26,11 @@ export interface CandidateInfo {
   address?: string;
   /** 0–65535. */
   port: number;
+  /**
+   * RFC 8445 §5.1.2.1 priority. With the address hidden, it may still tell the IP family
+   * (`candidate-family.ts`).
+   */
+  priority?: number;
   /** Local relay candidates only: the transport to the TURN server. */
   relayProtocol?: RelayProtocol;
   /** Local srflx/relay candidates only: the STUN or TURN server URL that produced it. */
@@ -106,6 +111,8 @@ const PAIR_STATES: readonly CandidatePairState[] = [
 ];
 const RELAY_PROTOCOLS: readonly RelayProtocol[] = ['udp', 'tcp', 'tls'];
 const MAX_PORT = 2 ** 16 - 1;
+/** RFC 8445 §5.1.2.1: a positive 31-bit integer. */
+const MAX_PRIORITY = 2 ** 31 - 1;
 const MS_PER_SECOND = 1000;
 
 type StatsDict = Readonly<Record<string, unknown>>;
@@ -216,7 +223,7 @@ function readCandidates(
 
 /** A fresh `CandidateInfo`, or `null` when type, protocol or port is missing or malformed. */
 function readCandidate(dict: StatsDict): CandidateInfo | null {
-  const { id, candidateType, protocol, port, relayProtocol, url } = dict;
+  const { id, candidateType, protocol, port, priority, relayProtocol, url } = dict;
   if (typeof id !== 'string' || !isIceCandidateType(candidateType)) return null;
   if (protocol !== 'udp' && protocol !== 'tcp') return null;
   if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > MAX_PORT) return null;
@@ -225,6 +232,13 @@ function readCandidate(dict: StatsDict): CandidateInfo | null {
   // `ip` is the member's name before webrtc-stats renamed it to `address` (it may be a name).
   const address = nonEmptyString(dict.address) ?? nonEmptyString(dict.ip);
   if (address !== undefined) candidate.address = address;
+  if (
+    Number.isInteger(priority) &&
+    (priority as number) >= 1 &&
+    (priority as number) <= MAX_PRIORITY
+  ) {
+    candidate.priority = priority as number;
+  }
   if ((RELAY_PROTOCOLS as readonly unknown[]).includes(relayProtocol)) {
     candidate.relayProtocol = relayProtocol as RelayProtocol;
   }

@@ -13,10 +13,19 @@
  * cone against a `--random-fully` symmetric NAT does not hole-punch (Linux conntrack filters by
  * address and port), so ANY symmetric side forecasts a relay. UDP blocked on either side: only
  * TURN over TCP or TLS gets through (RFC 6062, RFC 8656).
+ *
+ * Both families count (issue #14). ICE pairs IPv4 candidates with IPv4 ones and IPv6 with IPv6
+ * (RFC 8445 §6.1.2.2) and checks both, so one family where both sides are cone or NAT-free is
+ * enough: the common case is a carrier-grade, per-destination IPv4 NAT beside native IPv6 behind
+ * a stateful firewall (RFC 6092 §3), where IPv4 needs a relay and IPv6 goes direct. When both
+ * families would work, ICE may pick either (browsers rank IPv6 first); the forecast does not
+ * say which, and {@link forecastHeld} accepts either.
  */
+import { pairFamily, type FamilySource } from '../ice/candidate-family.ts';
 import type { Verdict } from '../ice/ice-report.ts';
 import {
   BEHAVIOUR_LABELS,
+  behaviourLabel,
   isSymmetric,
   type FamilyNatResult,
   type IpFamily,
@@ -55,12 +64,21 @@ export interface PathAnalysis {
 /** The forecast the panel shows. */
 export interface Forecast {
   outcome: ForecastOutcome;
-  /** Short: 'a direct path is likely', 'a relay (TURN) will be needed', … */
+  /**
+   * Short: 'a direct path is likely', 'a direct path over IPv6 is likely' (IPv6 only), 'a relay
+   * (TURN) will be needed', …
+   */
   text: string;
   /** Plain words: why, naming both sides' NAT behaviour. */
   reason: string;
   basis: ForecastBasis;
+  /** The family {@link basis} is about (see {@link PathAnalysis}). */
   family: IpFamily | null;
+  /**
+   * The families in which both reports allow a direct path (each side cone or without NAT),
+   * IPv4 first; empty when none does or a report is missing.
+   */
+  directFamilies: IpFamily[];
 }
 
 /** Inputs of {@link forecast}. */
@@ -79,6 +97,13 @@ export interface ActualOutcome {
   verdict: Verdict | null;
   /** The attempt ended (or was given up) without a connection. */
   failed: boolean;
+  /**
+   * The selected pair once connected (ice-report.ts), for its IP family (`pairFamily`,
+   * ice/candidate-family.ts). The pair and not its family, so that the session, in the page's
+   * first script, needs no code for it (issue #13). Absent, `null` or of unknown family: the
+   * check names no family on the connection's side.
+   */
+  pair?: { local: FamilySource; remote: FamilySource } | null;
 }
 
 /** Whether the forecast held, in words. */
@@ -146,9 +171,17 @@ export function analysePath(local: NatReport | null, remote: NatReport | null): 
   return v4 ?? v6 ?? { basis: 'unknown', family: null, blame: null };
 }
 
+/** The families in which both sides are cone or NAT-free, IPv4 first. */
+function directFamiliesOf(local: NatReport, remote: NatReport): IpFamily[] {
+  return [familyBasis(local.ipv4, remote.ipv4), familyBasis(local.ipv6, remote.ipv6)].flatMap(
+    (path) => (path?.basis === 'direct' && path.family ? [path.family] : []),
+  );
+}
+
 /**
  * Forecasts the path from both NAT reports. Never throws. A missing report gives `unknown` with
- * text 'no forecast until both NAT tests are done'.
+ * text 'no forecast until both NAT tests are done'. A direct path that only IPv6 allows is
+ * 'a direct path over IPv6 is likely'.
  *
  * Limits, also in `reason` where they apply: filtering is not measured (see the module comment);
  * a shared public address also happens to strangers behind one carrier-grade NAT, and then a
@@ -170,14 +203,17 @@ export function forecast({ local, remote, turn }: ForecastInput): Forecast {
       reason: `Waiting for ${waiting}.`,
       basis,
       family,
+      directFamilies: [],
     };
   }
+  const directFamilies = directFamiliesOf(local, remote);
   const result = (outcome: ForecastOutcome, text: string, reason: string): Forecast => ({
     outcome,
     text,
     reason,
     basis,
     family,
+    directFamilies,
   });
   const lf = family === 'IPv6' ? local.ipv6 : local.ipv4;
   const rf = family === 'IPv6' ? remote.ipv6 : remote.ipv4;
@@ -192,15 +228,28 @@ export function forecast({ local, remote, turn }: ForecastInput): Forecast {
       );
     }
     case 'direct': {
-      const v6note = family === 'IPv6' ? ` over IPv6 (IPv4: ${ipv4Summary(local, remote)})` : '';
+      if (family === 'IPv6') {
+        return result(
+          'direct-likely',
+          'a direct path over IPv6 is likely',
+          `${cap(describeSide(lf, 'local'))} and ${describeSide(rf, 'remote')} over IPv6 (IPv4: ${ipv4Summary(local, remote)}). ICE pairs IPv6 addresses with IPv6 ones and checks them too (RFC 8445 §6.1.2.2). Without translation (or through a cone NAT66) the address STUN saw is the one the other side will reach, and ICE sends checks from both ends at once, so each side's stateful firewall lets in the answer to what its own side sent (RFC 6092 §3, RFC 5128 §3.3). Filtering is not measured; a firewall that drops all incoming UDP, answers too, would still stop it.`,
+        );
+      }
+      const both = directFamilies.includes('IPv6')
+        ? ' Over IPv6 a direct path looks possible too; ICE may take either family.'
+        : '';
       return result(
         'direct-likely',
         'a direct path is likely',
-        `${cap(describeSide(lf, 'local'))} and ${describeSide(rf, 'remote')}${v6note}. So each side can reach the address STUN saw for the other, and ICE sends checks from both ends at once, which opens each NAT for the other (hole punching, RFC 5128 §3.3). Filtering is not measured; a firewall that drops all incoming UDP would still stop it.`,
+        `${cap(describeSide(lf, 'local'))} and ${describeSide(rf, 'remote')}. So each side can reach the address STUN saw for the other, and ICE sends checks from both ends at once, which opens each NAT for the other (hole punching, RFC 5128 §3.3). Filtering is not measured; a firewall that drops all incoming UDP would still stop it.${both}`,
       );
     }
     case 'symmetric':
-      return result('relay-needed', relayText(turn, false), symmetricReason(path.blame, lf, rf));
+      return result(
+        'relay-needed',
+        relayText(turn, false),
+        `${symmetricReason(path.blame, lf, rf)}${ipv6Note(local, remote, family)}`,
+      );
     case 'udp-blocked': {
       const where =
         path.blame === 'both'
@@ -211,7 +260,7 @@ export function forecast({ local, remote, turn }: ForecastInput): Forecast {
       return result(
         'relay-needed',
         relayText(turn, true),
-        `No STUN answer came back over UDP from ${where}, so UDP looks blocked there (or the STUN server is unreachable from it). A direct path runs over UDP, so only a relay reached over TCP or TLS (TURN, RFC 6062) gets through.`,
+        `No STUN answer came back over UDP from ${where}, so UDP looks blocked there (or the STUN server is unreachable from it). A direct path runs over UDP, so only a relay reached over TCP or TLS (TURN, RFC 6062) gets through.${ipv6Note(local, remote, family)}`,
       );
     }
     case 'unknown':
@@ -238,31 +287,57 @@ export function forecast({ local, remote, turn }: ForecastInput): Forecast {
  * Compares the forecast with how the connection settled. `null` when there is nothing to compare:
  * an `unknown` forecast, or no verdict and no failure yet. A verdict wins over `failed` (the
  * connection did come up). Never throws.
+ *
+ * With the selected pair's family known (`actual.pair`), the check names it and holds the
+ * forecast to it: a direct path in a family the reports did not allow one in (say IPv4 between
+ * symmetric NATs, when the forecast counted on IPv6) is a miss in part, since the reasoning that
+ * led to the forecast was wrong, even though a direct path came up. A same-network forecast
+ * holds for a direct path over either family (host addresses of both are on the LAN).
  */
 export function forecastHeld(prediction: Forecast, actual: ActualOutcome): ForecastCheck | null {
   if (prediction.outcome === 'unknown') return null;
   const direct = prediction.outcome === 'direct-likely';
+  const family = pairFamily(actual.pair ?? null)?.family ?? null;
+  const over = family ? ` over ${family}` : '';
+  // What the forecast said, in its own words: it named IPv6 when only IPv6 allowed it.
+  const expected =
+    prediction.basis === 'direct' && prediction.family === 'IPv6'
+      ? 'a direct path over IPv6'
+      : 'a direct path';
   if (actual.verdict === 'Direct') {
-    return direct
-      ? { held: true, text: 'The forecast held: the connection is direct.' }
+    if (!direct) {
+      return {
+        held: false,
+        text: `The forecast missed: a relay was expected, but a direct path came up${over}. A NAT let in more than assumed (endpoint-independent filtering, or a port kept by chance).`,
+      };
+    }
+    const allowed =
+      family === null ||
+      prediction.basis === 'same-network' ||
+      prediction.directFamilies.includes(family);
+    return allowed
+      ? { held: true, text: `The forecast held: the connection is direct${over}.` }
       : {
           held: false,
-          text: 'The forecast missed: a relay was expected, but a direct path came up. A NAT let in more than assumed (endpoint-independent filtering, or a port kept by chance).',
+          text: `The forecast missed in part: it expected ${expected}, and the connection is direct, but${over}, where the NAT tests expected none. A NAT let in more than assumed (endpoint-independent filtering, or a port kept by chance).`,
         };
   }
   if (actual.verdict === 'Relayed (TURN)') {
     return direct
       ? {
           held: false,
-          text: 'The forecast missed: a direct path was expected, but the connection goes through the relay (TURN). No direct pair answered in time; a firewall may filter more than the NAT test can see.',
+          text: `The forecast missed: ${expected} was expected, but the connection goes through the relay (TURN)${over}. No direct pair answered in time; a firewall may filter more than the NAT test can see.`,
         }
-      : { held: true, text: 'The forecast held: the connection goes through the relay (TURN).' };
+      : {
+          held: true,
+          text: `The forecast held: the connection goes through the relay (TURN)${over}.`,
+        };
   }
   if (!actual.failed) return null;
   return direct
     ? {
         held: false,
-        text: 'The forecast missed: a direct path was expected, but no connection came up.',
+        text: `The forecast missed: ${expected} was expected, but no connection came up.`,
       }
     : {
         held: true,
@@ -309,7 +384,19 @@ function describeSide(result: FamilyNatResult, who: 'local' | 'remote'): string 
 }
 
 function ipv4Summary(local: NatReport, remote: NatReport): string {
-  return `you: ${BEHAVIOUR_LABELS[local.ipv4.behaviour]}; the other person: ${BEHAVIOUR_LABELS[remote.ipv4.behaviour]}`;
+  return `you: ${behaviourLabel(local.ipv4)}; the other person: ${behaviourLabel(remote.ipv4)}`;
+}
+
+/**
+ * For a relay forecast made over IPv4: why IPv6 does not help, once either side measured it.
+ * `''` when neither side has a measured IPv6 result (no IPv6, or not tested), or when the
+ * forecast is about IPv6 itself.
+ */
+function ipv6Note(local: NatReport, remote: NatReport, family: IpFamily | null): string {
+  if (family !== 'IPv4') return '';
+  const measured = (result: FamilyNatResult) => sideOf(result.behaviour) !== 'absent';
+  if (!measured(local.ipv6) && !measured(remote.ipv6)) return '';
+  return ` IPv6 does not help here (you: ${behaviourLabel(local.ipv6)}; the other person: ${behaviourLabel(remote.ipv6)}): a direct IPv6 path needs IPv6 on both sides, each without NAT or behind a cone.`;
 }
 
 function cap(text: string): string {

@@ -384,13 +384,14 @@ describe('classifyNat: IPv6 and families', () => {
           candidate(MDNS_HOST_V4),
           candidate(MDNS_HOST_V6),
           candidate(srflxLine('203.0.113.2', 54400), STUN_A),
-          candidate(v6Srflx(54401), 'stun:2001:db8::10:3478'),
+          // A NAT66 that changed the port (on the host's own port it would read as no NAT).
+          candidate(v6Srflx(61001), 'stun:2001:db8::10:3478'),
         ],
       }),
     );
     expect(report.ipv6.behaviour).toBe('endpoint-independent');
     expect(report.ipv6.reason).toContain(`${V6_B} answered without a new one`);
-    expect(report.ipv6.reason).toContain('[2001:db8:1::2]:54401');
+    expect(report.ipv6.reason).toContain('[2001:db8:1::2]:61001');
     expect(report.ipv4.behaviour).toBe('endpoint-independent');
   });
 
@@ -441,6 +442,167 @@ describe('classifyNat: IPv6 and families', () => {
     expect(report.ipv4.behaviour).toBe('endpoint-independent');
     expect(report.ipv6.behaviour).toBe('not-tested');
     expect(report.ipv6.reason).toMatch(/did not resolve to an IPv6 address/);
+  });
+});
+
+describe('classifyNat: IPv6 measured as IPv4 is (issue #14)', () => {
+  const V6_A = 'stun:[2001:db8::10]:3478';
+  const V6_B = 'stun:[2001:db8::10]:3479';
+  const DUAL = [STUN_A, STUN_B, V6_A, V6_B];
+  /** Chromium's unbracketed spelling of the IPv6 server on a srflx candidate. */
+  const V6_A_AS_WRITTEN = 'stun:2001:db8::10:3478';
+  const V6_B_AS_WRITTEN = 'stun:2001:db8::10:3479';
+  const v6Srflx = (address: string, port: number, raddr = ':: rport 0', extra = '') =>
+    `candidate:2999745851 1 udp 1677731071 ${address} ${port} typ srflx raddr ${raddr} generation 0 ufrag 4Rz3${extra} network-cost 999`;
+  // Chromium with host IPs visible: an IPv6 host on network 2.
+  const VISIBLE_HOST_V6 =
+    'candidate:2387710041 1 udp 2122262783 2001:db8:1::2 54401 typ host generation 0 ufrag 4Rz3 network-id 2 network-cost 10';
+  const v4Cone = () => [
+    candidate(MDNS_HOST_V4),
+    candidate(srflxLine('203.0.113.2', 54400), STUN_A),
+  ];
+
+  it('calls a visible global IPv6 host with no srflx and every server answering "no NAT (firewall only)"', () => {
+    // Chromium without mDNS hiding drops a srflx equal to the host address (see the module doc).
+    const report = classifyNat(probe({ servers: DUAL, candidates: [candidate(VISIBLE_HOST_V6)] }));
+    expect(report.ipv6.behaviour).toBe('no-nat');
+    expect(behaviourLabel(report.ipv6)).toBe('no NAT (firewall only)');
+    expect(report.ipv6.reason).toContain('[2001:db8:1::2]:54401');
+    expect(report.ipv6.limits.join(' ')).toMatch(/stateful firewall \(RFC 6092 §3\)/);
+    // IPv4's label stays as it was.
+    expect(behaviourLabel({ family: 'IPv4', behaviour: 'no-nat' })).toBe('no NAT');
+  });
+
+  it('calls a srflx equal to its visible IPv6 base no NAT (Firefox reports it)', () => {
+    const report = classifyNat(
+      probe({
+        servers: [V6_A, V6_B],
+        candidates: [
+          candidate('candidate:0 1 UDP 2122252543 2001:db8:1::2 50000 typ host'),
+          candidate(
+            'candidate:1 1 UDP 1686052863 2001:db8:1::2 50000 typ srflx raddr 2001:db8:1::2 rport 50000',
+          ),
+        ],
+      }),
+    );
+    expect(report.ipv6.behaviour).toBe('no-nat');
+  });
+
+  it('reads "no NAT" under mDNS hiding from the host port equal to the mapped port, and says what else looks the same', () => {
+    const report = classifyNat(
+      probe({
+        servers: DUAL,
+        candidates: [
+          ...v4Cone(),
+          candidate(MDNS_HOST_V6),
+          candidate(v6Srflx('2001:db8:1::2', 54401), V6_A_AS_WRITTEN),
+        ],
+      }),
+    );
+    expect(report.ipv6.behaviour).toBe('no-nat');
+    expect(behaviourLabel(report.ipv6)).toBe('no NAT (firewall only)');
+    expect(report.ipv6.mappedAddresses).toEqual([
+      { address: '2001:db8:1::2', port: 54401, url: V6_A_AS_WRITTEN },
+    ]);
+    expect(report.ipv6.reason).toMatch(/hides this device's own IPv6 address/);
+    expect(report.ipv6.reason).toContain('[2001:db8:1::2]:54401');
+    expect(report.ipv6.limits.join(' ')).toMatch(/NPTv6, RFC 6296/);
+    expect(report.ipv6.limits.join(' ')).toMatch(/NAT66 that keeps ports/);
+    // The same ports over IPv4 are a port-preserving NAT, as ever.
+    expect(report.ipv4.behaviour).toBe('endpoint-independent');
+  });
+
+  it('matches the port on the same network only, and says so when the host family is unknown', () => {
+    const withId = (line: string, id: number) =>
+      line.replace('network-cost', `network-id ${id} network-cost`);
+    const other = classifyNat(
+      probe({
+        servers: [V6_A, V6_B],
+        candidates: [
+          candidate(withId(MDNS_HOST_V6, 1)),
+          candidate(withId(v6Srflx('2001:db8:1::2', 54401), 2), V6_A_AS_WRITTEN),
+        ],
+      }),
+    );
+    expect(other.ipv6.behaviour).toBe('endpoint-independent');
+
+    // Firefox-style priority: no family in it, so the port alone, and a sentence about it.
+    const unknownFamily =
+      'candidate:0 1 UDP 2122252543 e3d0a1b2-7c4f-4e8a-9b6d-1f2a3c4d5e6f.local 54401 typ host';
+    const report = classifyNat(
+      probe({
+        servers: [V6_A, V6_B],
+        candidates: [
+          candidate(unknownFamily),
+          candidate(v6Srflx('2001:db8:1::2', 54401, '0.0.0.0 rport 0')),
+        ],
+      }),
+    );
+    expect(report.ipv6.behaviour).toBe('no-nat');
+    expect(report.ipv6.reason).toMatch(/did not say which family/);
+  });
+
+  it('calls a NAT66 that shows a different address a cone, not "no NAT"', () => {
+    const report = classifyNat(
+      probe({
+        servers: [V6_A, V6_B],
+        candidates: [
+          candidate(VISIBLE_HOST_V6.replace('2001:db8:1::2', 'fd00:1::2')),
+          candidate(
+            v6Srflx('2001:db8:ffff::2', 54401, 'fd00:1::2 rport 54401', ' network-id 2'),
+            V6_A_AS_WRITTEN,
+          ),
+        ],
+      }),
+    );
+    expect(report.ipv6.behaviour).toBe('endpoint-independent');
+    expect(behaviourLabel(report.ipv6)).toBe('one mapping for every destination (cone)');
+    expect(report.ipv6.reason).toContain(`${V6_B} answered without a new one`);
+  });
+
+  it('calls a NAT66 with a new mapping per destination symmetric', () => {
+    const report = classifyNat(
+      probe({
+        servers: DUAL,
+        candidates: [
+          ...v4Cone(),
+          candidate(MDNS_HOST_V6),
+          candidate(v6Srflx('2001:db8:ffff::2', 40001), V6_A_AS_WRITTEN),
+          candidate(v6Srflx('2001:db8:ffff::2', 52344), V6_B_AS_WRITTEN),
+        ],
+      }),
+    );
+    expect(report.ipv6.behaviour).toBe('address-and-port-dependent');
+    expect(behaviourLabel(report.ipv6)).toBe('varies by destination (symmetric)');
+  });
+
+  it('says "no STUN answer" when IPv6 is filtered: an IPv6 socket, IPv6 servers offered, both failed', () => {
+    const report = classifyNat(
+      probe({
+        servers: DUAL,
+        elapsedMs: 39_800,
+        candidates: [...v4Cone(), candidate(MDNS_HOST_V6)],
+        errors: [error(V6_A), error(V6_B)],
+      }),
+    );
+    expect(report.ipv6.behaviour).toBe('udp-blocked');
+    expect(behaviourLabel(report.ipv6)).toBe('no STUN answer (UDP blocked or server unreachable)');
+    expect(report.ipv6.reason).toMatch(/^No STUN server answered over UDP on IPv6 /);
+    expect(report.ipv6.reason).toContain('error 701 (server not reachable)');
+    expect(report.ipv6.limits.join(' ')).toMatch(/RFC 4193/);
+    expect(report.ipv4.behaviour).toBe('endpoint-independent');
+  });
+
+  it('says "not tested" when no STUN server reachable over IPv6 was offered', () => {
+    const report = classifyNat(probe({ candidates: [...v4Cone(), candidate(MDNS_HOST_V6)] }));
+    expect(report.ipv6.behaviour).toBe('not-tested');
+    expect(behaviourLabel(report.ipv6)).toBe('not tested');
+  });
+
+  it('says "no IPv6" when the device shows no IPv6 host, even with IPv6 servers offered', () => {
+    const report = classifyNat(probe({ servers: DUAL, candidates: v4Cone() }));
+    expect(report.ipv6.behaviour).toBe('unavailable');
+    expect(behaviourLabel(report.ipv6)).toBe('no IPv6');
   });
 });
 

@@ -32,7 +32,7 @@ import {
   parseIpAddress,
   type IpFamily,
 } from '../../../../common/ip-address.ts';
-import { decomposePriority } from '../ice/ice-candidate.ts';
+import { priorityFamily } from '../ice/candidate-family.ts';
 import type { ParsedIceCandidate } from '../ice/ice-candidate.ts';
 
 // IP family of a result; each is classified on its own (an IPv6 socket has its own path).
@@ -46,7 +46,8 @@ import type { GatheredCandidate, NatProbeInput, ProbeError } from './probe-input
 
 /**
  * What the probe found for one IP family.
- * - `no-nat`: the public address is the device's own; needs a visible (not mDNS-hidden) host IP.
+ * - `no-nat`: the public address is the device's own; needs a visible (not mDNS-hidden) host IP,
+ *   or, for IPv6 only, a hidden host whose port is the mapped one (see `samePortHost`).
  * - `endpoint-independent`: one mapping for every destination tested (RFC 4787 §4.1), a "cone".
  * - `address-dependent`: the mapping follows the destination IP only (RFC 4787 §4.1).
  * - `address-and-port-dependent`: a new mapping when only the destination port changes.
@@ -142,11 +143,21 @@ export function isSymmetric(behaviour: NatBehaviour): boolean {
   );
 }
 
-/** The panel's short label: {@link BEHAVIOUR_LABELS}, with "no IPv6" / "no IPv4" spelled out. */
+/**
+ * IPv6's `no-nat` label (issue #14). Without NAT, what stands between an IPv6 device and the
+ * internet is the router's stateful firewall, which RFC 6092 §3 recommends for every IPv6 home
+ * router; the label names it ("only", since it is all there is to pass, not a measurement).
+ */
+export const IPV6_NO_NAT_LABEL = 'no NAT (firewall only)';
+
+/**
+ * The panel's short label: {@link BEHAVIOUR_LABELS}, with "no IPv6" / "no IPv4" spelled out, and
+ * {@link IPV6_NO_NAT_LABEL} for IPv6 without NAT. IPv4's labels are as in the table.
+ */
 export function behaviourLabel(result: Pick<FamilyNatResult, 'family' | 'behaviour'>): string {
-  return result.behaviour === 'unavailable'
-    ? `no ${result.family}`
-    : BEHAVIOUR_LABELS[result.behaviour];
+  if (result.behaviour === 'unavailable') return `no ${result.family}`;
+  if (result.behaviour === 'no-nat' && result.family === 'IPv6') return IPV6_NO_NAT_LABEL;
+  return BEHAVIOUR_LABELS[result.behaviour];
 }
 
 /**
@@ -162,7 +173,8 @@ export function behaviourLabel(result: Pick<FamilyNatResult, 'family' | 'behavio
  *   address, as Firefox may report, or gathering complete without an error for it: Chromium's
  *   dedup) → `endpoint-independent`;
  * - the mapping equals the socket's own address, or (Chromium without mDNS hiding) a public host
- *   address with no srflx at all while every server answered → `no-nat`;
+ *   address with no srflx at all while every server answered → `no-nat`; for IPv6 with the host
+ *   hidden, the same port on a global address counts too (a heuristic, see `samePortHost`);
  * - no srflx and every destination failed, or nothing by the timeout → `udp-blocked`.
  *
  * Never throws. With `gathering: 'failed'`, both families are `unknown` and name `setupError`.
@@ -374,7 +386,7 @@ function classifyWithoutMapping(ctx: FamilyContext): Verdict {
   if (host && complete && failed.length === 0) {
     // Every server answered (complete, no error) yet no srflx: with host IPs visible, Chromium
     // drops a mapped address equal to the socket's own, so each server saw the host address.
-    return noNat(host.address, host.port);
+    return noNat(family, host.address, host.port);
   }
 
   const names = list(servers.map((server) => server.url));
@@ -389,13 +401,26 @@ function classifyWithoutMapping(ctx: FamilyContext): Verdict {
   }
   if (failed.length === servers.length || !complete) {
     const when = failed.length === servers.length ? '' : ` within ${waited}`;
+    const limits = [
+      'Cannot tell "UDP blocked" from "STUN server down or filtered": both give silence.',
+      "The browser's errors (code 701: server not reachable) name the server that stayed silent, not the reason.",
+    ];
+    if (family === 'IPv6') {
+      // An IPv6 socket exists (familySeen), yet nothing came back over IPv6: a firewall that
+      // drops outgoing UDP, or an address with no working route out, look alike from here.
+      return {
+        behaviour: 'udp-blocked',
+        reason: `No STUN server answered over UDP on IPv6${when} (${names}).${errorNote} Either this network blocks UDP over IPv6, or its IPv6 has no working route to the server (an address for the local network only, or a broken uplink), or the server cannot be reached; from inside the page these look the same.`,
+        limits: [
+          ...limits,
+          "A device with IPv6 inside its own network only (a unique local address, RFC 4193) gives the same silence; then the other person's IPv6 cannot reach it either.",
+        ],
+      };
+    }
     return {
       behaviour: 'udp-blocked',
       reason: `No STUN server answered over UDP${when} (${names}).${errorNote} Either this network blocks UDP or the STUN server cannot be reached; from inside the page the two look the same.`,
-      limits: [
-        'Cannot tell "UDP blocked" from "STUN server down or filtered": both give silence.',
-        "The browser's errors (code 701: server not reachable) name the server that stayed silent, not the reason.",
-      ],
+      limits,
     };
   }
   return {
@@ -442,8 +467,10 @@ function classifySocket(ctx: FamilyContext, srflx: readonly GatheredCandidate[])
     sameIp(first.relatedAddress, firstMapping.address) &&
     first.relatedPort === firstMapping.port
   ) {
-    return noNat(firstMapping.address, firstMapping.port);
+    return noNat(ctx.family, firstMapping.address, firstMapping.port);
   }
+  const host = mappings.length === 1 ? samePortHost(ctx, first, firstMapping) : undefined;
+  if (host) return noNatByPort(firstMapping, host);
 
   const byServer = new Map<string, { server: Server; mapping: string }>();
   for (const candidate of srflx) {
@@ -462,15 +489,74 @@ function classifySocket(ctx: FamilyContext, srflx: readonly GatheredCandidate[])
     : classifySingle(ctx, firstMapping, byServer, silent);
 }
 
-function noNat(address: string, port: number): Verdict {
+function noNat(family: IpFamily, address: string, port: number): Verdict {
   const limits = [
-    'A firewall without NAT may still drop incoming packets; filtering is not measured.',
+    family === 'IPv6'
+      ? IPV6_FIREWALL_LIMIT
+      : 'A firewall without NAT may still drop incoming packets; filtering is not measured.',
   ];
   if (describeAddress(address) !== 'public') limits.unshift(PRIVATE_LIMIT);
   return {
     behaviour: 'no-nat',
     reason: `The STUN servers saw this device's own address ${formatHostPort(address, port)}: no NAT between them.`,
     limits,
+  };
+}
+
+const IPV6_FIREWALL_LIMIT =
+  "Filtering is not measured. IPv6 routers without NAT normally keep a stateful firewall (RFC 6092 §3): it drops packets nobody inside asked for and lets in the answers to what this device sent, which is what ICE's checks from both ends rely on (RFC 8445 §2.2).";
+
+/**
+ * The hidden host candidate of an IPv6 socket whose port is the one STUN saw, if any: the sign
+ * of "no NAT" when the browser hides the device's own address.
+ *
+ * Chromium with mDNS hiding writes the host as `<uuid>.local` and the srflx's base as `raddr ::
+ * rport 0`, and emits the srflx even when it equals the host address (libwebrtc does so whenever
+ * an mDNS responder hides the host, since the peer could not learn the address otherwise). So
+ * the addresses cannot be compared, but the ports can: a host candidate of the same socket (same
+ * `network-id`, or none on either, as with one socket per family; IPv6 by libwebrtc's priority,
+ * or of unknown family) on the mapped port, and a global mapped address.
+ *
+ * IPv6 only, and a heuristic. An IPv4 NAT keeps the source port whenever it is free (port
+ * preservation, RFC 4787 §4.2.1; Linux MASQUERADE does), so equal ports say nothing there. IPv6
+ * home and carrier routers normally route without translation, behind a stateful firewall
+ * (RFC 6092), so
+ * equal ports most likely mean no NAT; but a prefix translator (NPTv6, RFC 6296: it rewrites the
+ * prefix and leaves ports alone) or a NAT66 that keeps ports looks the same, as the verdict's
+ * limits say. NPTv6 is stateless and maps every destination alike, so for a direct path it is as
+ * good as no NAT; a port-keeping NAT66 that maps per destination would show a second mapping.
+ */
+function samePortHost(
+  ctx: FamilyContext,
+  srflx: GatheredCandidate,
+  mapping: MappedAddress,
+): GatheredCandidate | undefined {
+  if (ctx.family !== 'IPv6' || describeAddress(mapping.address) !== 'public') return undefined;
+  const base = srflx.relatedAddress;
+  if (base !== undefined && ipFamily(base) !== null && describeAddress(base) !== 'unspecified') {
+    return undefined; // the base is shown: compared directly, and it differed
+  }
+  return ctx.hiddenHosts.find(
+    (host) =>
+      host.port === mapping.port &&
+      host.networkId === srflx.networkId &&
+      hiddenHostFamily(host) !== 'IPv4',
+  );
+}
+
+function noNatByPort(mapping: MappedAddress, host: GatheredCandidate): Verdict {
+  const seen = formatHostPort(mapping.address, mapping.port);
+  const guess =
+    hiddenHostFamily(host) === 'IPv6'
+      ? ''
+      : ' The browser did not say which family that host candidate is; a port shared with an IPv4 socket by chance would look the same.';
+  return {
+    behaviour: 'no-nat',
+    reason: `The browser hides this device's own IPv6 address, but the STUN servers saw ${seen}, a global address, on the very port of this device's IPv6 socket (${mapping.port}): most likely no address translation, only a firewall.${guess}`,
+    limits: [
+      'Judged by the port alone: a prefix translator (NPTv6, RFC 6296), which rewrites the address and keeps the port, or a NAT66 that keeps ports looks the same. NPTv6 maps every destination alike, so a direct path works as without NAT.',
+      IPV6_FIREWALL_LIMIT,
+    ],
   };
 }
 
@@ -673,17 +759,13 @@ export function describeErrorCode(code: number): string {
 // Addresses
 
 /**
- * Family hint for an mDNS-hidden host candidate. libwebrtc builds a host candidate's local
- * preference as `(network preference << 8) | IPAddressPrecedence(ip)` with precedence 30 for
- * IPv4 and 1–60 but never 30 for native IPv6 (`rtc_base/ip_address.cc`); Chromium's
- * `…local … 2113937151` is IPv4, `2113939711` IPv6. Other browsers use other formulas (Firefox's
- * low byte is 0 or 1), so this is a hint, used only to tell "no IPv6 here" from "no answer".
+ * Family hint for an mDNS-hidden host candidate, from libwebrtc's priority formula
+ * (`priorityFamily` in ice/candidate-family.ts, which the panel uses too). Other browsers use
+ * other formulas and give `null`, so this is a hint: used to tell "no IPv6 here" from "no
+ * answer", and to pick the IPv6 host for `samePortHost`.
  */
 function hiddenHostFamily(candidate: ParsedIceCandidate): IpFamily | null {
-  const precedence = (decomposePriority(candidate.priority)?.localPreference ?? 0) & 0xff;
-  if (precedence === 30) return 'IPv4';
-  if ([60, 50, 40, 20, 10].includes(precedence)) return 'IPv6';
-  return null;
+  return priorityFamily(candidate.priority);
 }
 
 /** Family of an error's local address, which Chromium may redact (`10.0.1.x`, `2001:db8:x`). */

@@ -156,6 +156,7 @@ export class PeerSession {
       ? analysis.forecastHeld(this.#forecast, {
           verdict: this.#state === 'open' ? this.#verdict : null,
           failed: this.#state === 'failed',
+          pair: this.#state === 'open' ? (this.#report?.selectedPair ?? null) : null,
         })
       : null;
   });

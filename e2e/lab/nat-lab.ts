@@ -610,13 +610,6 @@ export function routerRuleset(mode: NatMode, wanIf = 'wan0', lanIf = 'lan0'): st
   // Port-preserving MASQUERADE keeps one mapping per internal ip:port (RFC 4787 §4.1, EIM) as long
   // as the port is free; --random-fully draws a new port for every new 5-tuple (§4.1, APDM).
   const masquerade = `-A POSTROUTING -o ${wanIf} -j MASQUERADE${mode === 'symmetric' ? ' --random-fully' : ''}`;
-  const udpBlock =
-    mode === 'udp-blocked'
-      ? [
-          `-A FORWARD -i ${lanIf} -o ${wanIf} -p udp -j DROP`,
-          `-A FORWARD -i ${wanIf} -p udp -j DROP`,
-        ]
-      : [];
   return [
     '*nat',
     ':PREROUTING ACCEPT [0:0]',
@@ -625,6 +618,32 @@ export function routerRuleset(mode: NatMode, wanIf = 'wan0', lanIf = 'lan0'): st
     ':POSTROUTING ACCEPT [0:0]',
     masquerade,
     'COMMIT',
+    ...statefulFilter(mode, wanIf, lanIf),
+    '',
+  ].join('\n');
+}
+
+/**
+ * The `*filter` table both families' routers share: INPUT and FORWARD drop by default; the router
+ * takes what comes from its LAN and replies; FORWARD passes LAN→WAN, and WAN→LAN only as
+ * ESTABLISHED,RELATED (see {@link routerRuleset}); `udp-blocked` drops UDP both ways.
+ * `inputFromWan` and `forwardGuards` are the family's own rules, placed before the UDP block.
+ */
+function statefulFilter(
+  mode: NatMode,
+  wanIf: string,
+  lanIf: string,
+  inputFromWan: readonly string[] = [],
+  forwardGuards: readonly string[] = [],
+): string[] {
+  const udpBlock =
+    mode === 'udp-blocked'
+      ? [
+          `-A FORWARD -i ${lanIf} -o ${wanIf} -p udp -j DROP`,
+          `-A FORWARD -i ${wanIf} -p udp -j DROP`,
+        ]
+      : [];
+  return [
     '*filter',
     ':INPUT DROP [0:0]',
     ':FORWARD DROP [0:0]',
@@ -632,13 +651,14 @@ export function routerRuleset(mode: NatMode, wanIf = 'wan0', lanIf = 'lan0'): st
     '-A INPUT -i lo -j ACCEPT',
     `-A INPUT -i ${lanIf} -j ACCEPT`,
     '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    ...inputFromWan,
+    ...forwardGuards,
     ...udpBlock,
     '-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
     // Matches LAN→WAN, and LAN→LAN too when br_netfilter sends bridged frames through FORWARD.
     `-A FORWARD -i ${lanIf} -j ACCEPT`,
     'COMMIT',
-    '',
-  ].join('\n');
+  ];
 }
 
 /**
@@ -680,30 +700,20 @@ export function routerRuleset6(
   wanIf = 'wan0',
   lanIf = 'lan0',
 ): string {
-  const udpBlock =
-    mode === 'udp-blocked'
-      ? [
-          `-A FORWARD -i ${lanIf} -o ${wanIf} -p udp -j DROP`,
-          `-A FORWARD -i ${wanIf} -p udp -j DROP`,
-        ]
-      : [];
   return [
-    '*filter',
-    ':INPUT DROP [0:0]',
-    ':FORWARD DROP [0:0]',
-    ':OUTPUT ACCEPT [0:0]',
-    '-A INPUT -i lo -j ACCEPT',
-    `-A INPUT -i ${lanIf} -j ACCEPT`,
-    '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-    `-A INPUT -i ${wanIf} -p ipv6-icmp --icmpv6-type neighbour-solicitation -j ACCEPT`,
-    `-A INPUT -i ${wanIf} -p ipv6-icmp --icmpv6-type neighbour-advertisement -j ACCEPT`,
-    `-A FORWARD -i ${lanIf} -o ${wanIf} ! -s ${lanPrefix} -j DROP`,
-    `-A FORWARD -i ${wanIf} -s ${lanPrefix} -j DROP`,
-    ...udpBlock,
-    '-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-    // Matches LAN→WAN, and LAN→LAN too when br_netfilter sends bridged frames through FORWARD.
-    `-A FORWARD -i ${lanIf} -j ACCEPT`,
-    'COMMIT',
+    ...statefulFilter(
+      mode,
+      wanIf,
+      lanIf,
+      [
+        `-A INPUT -i ${wanIf} -p ipv6-icmp --icmpv6-type neighbour-solicitation -j ACCEPT`,
+        `-A INPUT -i ${wanIf} -p ipv6-icmp --icmpv6-type neighbour-advertisement -j ACCEPT`,
+      ],
+      [
+        `-A FORWARD -i ${lanIf} -o ${wanIf} ! -s ${lanPrefix} -j DROP`,
+        `-A FORWARD -i ${wanIf} -s ${lanPrefix} -j DROP`,
+      ],
+    ),
     '',
   ].join('\n');
 }

@@ -1,15 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { countPairs, explainFailure, type FailureInput } from './failure.ts';
+import type { NatBehaviour, NatReport } from '../nat/nat-classifier.ts';
+import { turnConfig } from '../nat/turn-config.ts';
 import {
   DIRECT_TIMEOUT_MS,
   FALLBACK_NOTICE,
   ICE_PROGRESS_TIMEOUT_MS,
-  countPairs,
-  explainFailure,
   shouldFallBackToRelay,
-  type FailureInput,
-} from './failure.ts';
-import type { NatBehaviour, NatReport } from '../nat/nat-classifier.ts';
-import { turnConfig } from '../nat/turn-check.ts';
+} from '../peer/relay-fallback.ts';
 
 const NO_TURN = turnConfig([]);
 const TURN = turnConfig([{ urls: 'turn:203.0.113.20:3478', username: 'u', credential: 'p' }]);

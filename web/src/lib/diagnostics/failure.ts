@@ -28,15 +28,6 @@ import {
   type FallbackInput,
 } from '../peer/relay-fallback.ts';
 
-// The relay fallback's half (peer/relay-fallback.ts), for the tests and the panel.
-export {
-  DIRECT_TIMEOUT_MS,
-  FALLBACK_NOTICE,
-  ICE_PROGRESS_TIMEOUT_MS,
-  shouldFallBackToRelay,
-  type FallbackInput,
-} from '../peer/relay-fallback.ts';
-
 /** Candidate pairs by connectivity-check state (RFC 8445 §6.1.2.6). */
 export interface PairCounts {
   total: number;

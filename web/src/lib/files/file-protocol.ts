@@ -26,9 +26,6 @@ import { parseBoundedJson, type JsonLimits } from '../../../../signaling/bounded
 /** Version of the frames below; an offer of another version is refused, never half-read. */
 export const FILE_PROTOCOL_VERSION = 1;
 
-// The channel itself (rtc/peer.ts opens it before any file code has loaded, issue #13).
-export { FILES_CHANNEL_ID, FILES_CHANNEL_LABEL } from './channel.ts';
-
 /** Longest file name carried, characters (ext4 and NTFS allow 255). */
 export const MAX_FILE_NAME_CHARS = 255;
 

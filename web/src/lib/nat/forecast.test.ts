@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analysePath, forecast, forecastHeld, type Forecast } from './forecast.ts';
 import type { IpFamily, NatBehaviour, NatReport } from './nat-classifier.ts';
-import { turnConfig } from './turn-check.ts';
+import { turnConfig } from './turn-config.ts';
 
 const NO_TURN = turnConfig([{ urls: 'stun:203.0.113.10:3478' }]);
 const UDP_TURN = turnConfig([{ urls: 'turn:203.0.113.20:3478', username: 'u', credential: 'p' }]);

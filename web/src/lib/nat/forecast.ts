@@ -32,7 +32,7 @@ import {
   type NatBehaviour,
   type NatReport,
 } from './nat-classifier.ts';
-import type { TurnConfig } from './turn-check.ts';
+import type { TurnConfig } from './turn-config.ts';
 
 /** The one-word forecast. */
 export type ForecastOutcome = 'direct-likely' | 'relay-needed' | 'unknown';

@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { behaviourLabel, classifyNat, isSymmetric, parseNatReport } from './nat-classifier.ts';
 import {
-  behaviourLabel,
-  classifyNat,
   gatheredCandidate,
-  isSymmetric,
-  parseNatReport,
   stunOnly,
   type GatheredCandidate,
   type NatProbeInput,
   type ProbeError,
-} from './nat-classifier.ts';
+} from './probe-input.ts';
 
 // The NAT lab's addresses (e2e/lab/nat-lab.ts): host A 10.0.1.2 behind router 203.0.113.2, the
 // server's STUN responder on 203.0.113.10, ports 3478 and 3479; a second server IP .20.

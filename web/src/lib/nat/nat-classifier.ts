@@ -39,9 +39,6 @@ import type { ParsedIceCandidate } from '../ice/ice-candidate.ts';
 export type { IpFamily };
 // Re-exported for diagnostics/failure.ts, which reads the scheme of error URLs.
 export { parseIceUrl };
-// The probe's output, this module's input (probe-input.ts).
-export { gatheredCandidate, iceServerUrls, stunOnly } from './probe-input.ts';
-export type { GatheredCandidate, GatheringEnd, NatProbeInput, ProbeError } from './probe-input.ts';
 import type { GatheredCandidate, NatProbeInput, ProbeError } from './probe-input.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { gatheredCandidate, type GatheredCandidate } from './nat-classifier.ts';
-import { checkTurn, turnConfig, type TurnCheckInput } from './turn-check.ts';
+import { gatheredCandidate, type GatheredCandidate } from './probe-input.ts';
+import { checkTurn, type TurnCheckInput } from './turn-check.ts';
+import { turnConfig } from './turn-config.ts';
 
 const TURN_UDP = 'turn:203.0.113.20:3478';
 const TURN_TCP = 'turn:203.0.113.20:3478?transport=tcp';

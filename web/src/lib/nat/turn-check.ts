@@ -12,16 +12,8 @@
  */
 import { parseIceUrl } from '../../../../common/ice-url.ts';
 import { canonicalHost, formatHostPort } from '../../../../common/ip-address.ts';
-import {
-  describeErrorCode,
-  type GatheredCandidate,
-  type GatheringEnd,
-  type MappedAddress,
-  type ProbeError,
-} from './nat-classifier.ts';
-
-// The configuration half lives in turn-config.ts (needed before the analysis loads).
-export { TURN_TEST_TIMEOUT_MS, turnConfig, type TurnConfig } from './turn-config.ts';
+import { describeErrorCode, type MappedAddress } from './nat-classifier.ts';
+import type { GatheredCandidate, GatheringEnd, ProbeError } from './probe-input.ts';
 
 /** What `rtc/turn-test.ts` hands over. */
 export interface TurnCheckInput {

@@ -7,7 +7,6 @@
  * against that browser's own `getStats()`: verdict, the family beside it, the selected pair, and
  * the forecast with "forecast held". The table of outcomes is printed at the end of the run.
  */
-import type { Page } from '@playwright/test';
 import { startCoturn } from './lab/coturn.ts';
 import { expect, test } from './lab/fixture.ts';
 import type { LabOptions, NatLab } from './lab/nat-lab.ts';
@@ -16,12 +15,17 @@ import {
   appUrl,
   closePeople,
   panel,
+  pathDiagram,
   personOn,
   say,
   startApp,
   timelineMs,
 } from './support/people.ts';
-import { browserSelectedPair, type BrowserSelectedPair } from './support/webrtc-probe.ts';
+import {
+  browserSelectedPair,
+  describePair,
+  type BrowserSelectedPair,
+} from './support/webrtc-probe.ts';
 
 test.afterEach(closePeople);
 
@@ -104,28 +108,11 @@ test.afterAll(() => {
   console.log(`\nDual-stack matrix\n${header}\n${'-'.repeat(header.length)}\n${rows.join('\n')}\n`);
 });
 
-/** `[2001:db8::2]:4000` or `203.0.113.2:4000`, as the panel writes an endpoint. */
-function endpoint(address: string, port: number): string {
-  if (!address) return `(hidden):${port}`;
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-function describePair(pair: BrowserSelectedPair | null): string {
-  if (!pair) return '(none)';
-  const relay = pair.localRelayProtocol ? ` via TURN/${pair.localRelayProtocol}` : '';
-  return `${pair.localType} ${endpoint(pair.localAddress, pair.localPort)}${relay} ↔ ${pair.remoteType} ${endpoint(pair.remoteAddress, pair.remotePort)}`;
-}
-
 /** The family of the browser's own pair, from whichever address its stats show. */
 function familyOf(pair: BrowserSelectedPair): Family | null {
   const address = pair.localAddress || pair.remoteAddress;
   if (!address) return null;
   return address.includes(':') ? 'IPv6' : 'IPv4';
-}
-
-/** The path diagram's picture, whose accessible name is its one-sentence text alternative. */
-function pathDiagram(page: Page) {
-  return panel(page).getByRole('figure', { name: 'Path diagram' }).getByRole('img');
 }
 
 async function buildCell(

@@ -24,6 +24,7 @@ import {
 import {
   browserPeerConnections,
   browserSelectedPairs,
+  describePair,
   type IndexedSelectedPair,
 } from './support/webrtc-probe.ts';
 
@@ -55,11 +56,6 @@ function verdictOf(x: Person, y: Person): Verdict {
 function endpoint(type: string, address: string, port: number): string {
   // Chromium hides mDNS host and remote prflx addresses from stats (webrtc-stats §7.14).
   return `${type} ${address || '(hidden)'}:${port}`;
-}
-
-function describePair(pc: IndexedSelectedPair): string {
-  const relay = pc.localRelayProtocol ? ` via TURN/${pc.localRelayProtocol}` : '';
-  return `${endpoint(pc.localType, pc.localAddress, pc.localPort)}${relay} ↔ ${endpoint(pc.remoteType, pc.remoteAddress, pc.remotePort)}`;
 }
 
 /** Does this connection's pair read exactly as a section's three lines? */

@@ -13,12 +13,13 @@ import {
   closePeople,
   meet,
   panel,
+  pathDiagram,
   personOn,
   say,
   startApp,
   timelineMs,
 } from './support/people.ts';
-import { browserSelectedPair, type BrowserSelectedPair } from './support/webrtc-probe.ts';
+import { browserSelectedPair, describePair } from './support/webrtc-probe.ts';
 
 test.afterEach(closePeople);
 
@@ -119,20 +120,6 @@ async function buildCell(
   }
   await startApp(lab, env);
   return lab;
-}
-
-function describePair(pair: BrowserSelectedPair | null): string {
-  if (!pair) return '(none)';
-  const relay = pair.localRelayProtocol ? ` via TURN/${pair.localRelayProtocol}` : '';
-  // Chromium hides mDNS host and remote prflx addresses from stats (webrtc-stats §7.14).
-  const local = pair.localAddress || '(hidden)';
-  const remote = pair.remoteAddress || '(hidden)';
-  return `${pair.localType} ${local}:${pair.localPort}${relay} ↔ ${pair.remoteType} ${remote}:${pair.remotePort}`;
-}
-
-/** The path diagram's picture, whose accessible name is its one-sentence text alternative. */
-function pathDiagram(page: Page) {
-  return panel(page).getByRole('figure', { name: 'Path diagram' }).getByRole('img');
 }
 
 function escapeRegExp(text: string): string {

@@ -83,6 +83,11 @@ export function panel(page: Page) {
   return page.getByRole('region', { name: 'NAT traversal diagnostics' });
 }
 
+/** The path diagram's picture, whose accessible name is its one-sentence text alternative. */
+export function pathDiagram(page: Page) {
+  return panel(page).getByRole('figure', { name: 'Path diagram' }).getByRole('img');
+}
+
 /** ms from page open to `label` (default "Data channel open"), read off the panel's timeline. */
 export async function timelineMs(page: Page, label = 'Data channel open'): Promise<number> {
   const step = page

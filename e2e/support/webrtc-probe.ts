@@ -26,6 +26,23 @@ export interface BrowserSelectedPair {
   remotePort: number;
 }
 
+/**
+ * One line for a selected pair, as the matrices print it:
+ * `srflx 203.0.113.2:40000 via TURN/udp ↔ prflx (hidden):51234`, IPv6 as `[2001:db8::2]:4000`
+ * (RFC 3986 §3.2.2, as the panel writes it); `(none)` for `null`.
+ */
+export function describePair(pair: BrowserSelectedPair | null): string {
+  if (!pair) return '(none)';
+  const endpoint = (address: string, port: number) =>
+    !address
+      ? `(hidden):${port}`
+      : address.includes(':')
+        ? `[${address}]:${port}`
+        : `${address}:${port}`;
+  const relay = pair.localRelayProtocol ? ` via TURN/${pair.localRelayProtocol}` : '';
+  return `${pair.localType} ${endpoint(pair.localAddress, pair.localPort)}${relay} ↔ ${pair.remoteType} ${endpoint(pair.remoteAddress, pair.remotePort)}`;
+}
+
 /** One peer connection's selected pair, for pages with several (a group room, issue #10). */
 export interface IndexedSelectedPair extends BrowserSelectedPair {
   /** Place of the connection among those the page created, from 0. */

@@ -20,7 +20,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import helmet from 'helmet';
-import { existsSync } from 'node:fs';
 import {
   createServer,
   STATUS_CODES,
@@ -33,7 +32,6 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, isIPv6, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import sirv from 'sirv';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import {
   defaultIceServers,
@@ -57,6 +55,7 @@ import {
 } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { MemoryRoomStore, type DirectoryFactory, type JoinResult } from './rooms.ts';
+import { serveStaticFiles } from './static-files.ts';
 import { turnIceServer } from './turn.ts';
 
 /**
@@ -414,12 +413,9 @@ export function createSignalingServer(options: SignalingServerOptions): Signalin
   const perClient = new ClientCounts();
   let closing: Promise<void> | null = null;
 
-  // sirv lists the directory when it is created and throws if it is missing, so without a built
-  // page there is no static handler at all: signaling still works, pages get a 503 saying why.
-  // `single`: every unknown path (a room link, /r/<id>) gets index.html, the app routes itself.
-  const serveStatic = existsSync(staticDir)
-    ? sirv(staticDir, { single: true, etag: true, gzip: false })
-    : null;
+  // Without a built page there is no static handler at all: signaling still works, pages get a
+  // 503 saying why.
+  const serveStatic = serveStaticFiles(staticDir);
   if (!serveStatic) logger.warn({ staticDir }, 'no built page; run `npm run build`');
 
   const securityHeaders = helmet({

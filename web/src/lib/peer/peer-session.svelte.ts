@@ -13,15 +13,16 @@ import type { Analysis } from '../diagnostics/analysis.ts';
 import type { Failure } from '../diagnostics/failure.ts';
 import { addReading, EMPTY_HISTORY, type StatsHistory } from '../diagnostics/stats-history.ts';
 import type { TimelineEntry } from '../diagnostics/timeline.ts';
-import { attachCandidateStats, type CandidateRow } from '../ice/candidate-rows.ts';
+import type { CandidateRow } from '../ice/candidate-rows.ts';
 import { parseIceCandidate } from '../ice/ice-candidate.ts';
-import { buildIceReport, verdict, type IceReport, type Verdict } from '../ice/ice-report.ts';
+import type { IceReport, Verdict } from '../ice/ice-report.ts';
 import type { Forecast, ForecastCheck } from '../nat/forecast.ts';
 import type { NatReport } from '../nat/nat-classifier.ts';
 import type { TurnConfig } from '../nat/turn-config.ts';
 import type { CandidateError, PeerEvents, PeerOptions, PeerStates } from '../rtc/peer.ts';
 import { isOfferer, linkHealth, MIN_REBUILD_INTERVAL_MS } from './link-policy.ts';
 import { FALLBACK_NOTICE, shouldFallBackToRelay } from './relay-fallback.ts';
+import type * as StatsReaders from './stats-readers.ts';
 
 /** Least time between two diagnostics views pushed to the other peer, ms (trailing). */
 export const SHARE_INTERVAL_MS = 2000;
@@ -130,6 +131,8 @@ export class PeerSession {
   #candidateErrors = $state.raw<CandidateError[]>([]);
   #states = $state.raw<PeerStates | null>(null);
   #report = $state.raw<IceReport | null>(null);
+  /** stats-readers.ts, once the first `getStats()` reading has fetched it. */
+  #readers = $state.raw<typeof StatsReaders | null>(null);
   #timeline = $state.raw<TimelineEntry[]>([]);
   #pairHistory = $state.raw<PairChange[]>([]);
   #statsHistory = $state.raw<StatsHistory>(EMPTY_HISTORY);
@@ -142,7 +145,9 @@ export class PeerSession {
   #remoteNat = $derived.by<NatReport | null>(
     () => this.#deps.analysis()?.parseNatReport(this.#remoteInfo?.nat ?? null) ?? null,
   );
-  #verdict = $derived<Verdict | null>(verdict(this.#report?.selectedPair ?? null));
+  #verdict = $derived<Verdict | null>(
+    this.#readers?.verdict(this.#report?.selectedPair ?? null) ?? null,
+  );
   #forecast = $derived.by<Forecast | null>(() => {
     const local = this.#deps.natReport();
     const analysis = this.#deps.analysis();
@@ -337,11 +342,14 @@ export class PeerSession {
       this.#state = this.#everOpen ? 'lost' : 'connecting';
     }
     this.#mark('Other person in the room');
+    if (!this.#attempt?.open || this.#attempt.ended) {
+      this.#state = this.#everOpen ? 'lost' : 'connecting';
+      if (this.#offerer()) this.#startAttempt(true);
+      else this.#askForRestart();
+    }
+    // After the attempt: simple-peer makes its offer on a zero-delay timer too, and this view
+    // (for the panel, issue #13) waits behind it.
     this.#pushView(true);
-    if (this.#attempt?.open && !this.#attempt.ended) return;
-    this.#state = this.#everOpen ? 'lost' : 'connecting';
-    if (this.#offerer()) this.#startAttempt(true);
-    else this.#askForRestart();
   }
 
   /** They left the room: the link goes; what they have not acknowledged waits in the outbox. */
@@ -684,9 +692,13 @@ export class PeerSession {
 
   async #pollStats(): Promise<void> {
     const link = this.#attempt?.link;
-    const stats = await link?.stats();
-    if (!stats || link !== this.#attempt?.link) return;
-    const report = buildIceReport(stats);
+    const [stats, readers] = await Promise.all([
+      link?.stats(),
+      this.#readers ?? import('./stats-readers.ts').catch(() => null),
+    ]);
+    if (!stats || !readers || link !== this.#attempt?.link) return;
+    this.#readers = readers;
+    const report = readers.buildIceReport(stats);
     this.#report = report;
     const pair = report.selectedPair;
     this.#statsHistory = addReading(this.#statsHistory, {
@@ -705,7 +717,10 @@ export class PeerSession {
       };
       this.#pairHistory = [...this.#pairHistory, change];
     }
-    this.#localCandidates = attachCandidateStats(this.#localCandidates, report.localCandidates);
+    this.#localCandidates = readers.attachCandidateStats(
+      this.#localCandidates,
+      report.localCandidates,
+    );
     this.#pushView();
   }
 

@@ -52,6 +52,16 @@ export const JOIN_WAIT_MS = 10 * 1000;
 /** Most people (who left) remembered with their diagnostics; the oldest are forgotten first. */
 export const MAX_REMEMBERED_PEERS = 32;
 
+/**
+ * Longest the NAT test waits for the connections being set up, ms since {@link RoomSession.start}
+ * (see {@link RoomSession.settling}). Its gathering is a second peer connection; started at once
+ * it took the first peer connection's share of the page (the cost of creating the first
+ * RTCPeerConnection, its offer, STUN traffic) while the real one was being set up (issue #13). A
+ * slow or failing connection still gets its NAT report, forecast and explanation: the failure
+ * bounds (relay-fallback.ts) are several times longer.
+ */
+export const NAT_PROBE_MAX_DEFER_MS = 2000;
+
 /** The part of the Web Storage API the session uses. */
 export interface KeyValueStorage {
   getItem(key: string): string | null;
@@ -98,13 +108,16 @@ export interface Person {
 
 const NAME_KEY = 'holepunch-chat:name';
 
+/** Tab storage key prefix of a room's resume token (the room id follows). */
+export const RESUME_KEY_PREFIX = 'holepunch-chat:resume:';
+
 /**
  * The room's resume token for this tab: kept in tab storage (sessionStorage), which survives a
  * reload of the tab but is not shared with other tabs, so a reload rejoins as the same peer while
  * a second tab is a second person. A fresh token where storage is unavailable.
  */
 function resumeTokenFor(roomId: string, storage: KeyValueStorage | null): string {
-  const key = `holepunch-chat:resume:${roomId}`;
+  const key = `${RESUME_KEY_PREFIX}${roomId}`;
   try {
     const stored = storage?.getItem(key);
     if (stored) return stored;
@@ -158,6 +171,9 @@ export class RoomSession {
   #present = $derived<PeerSession[]>(
     [...this.#peers.values()].filter((peer) => peer.state !== 'left'),
   );
+  #settling = $derived(
+    this.#selfId === null || this.#present.some((peer) => peer.state === 'connecting'),
+  );
   #people = $derived<Person[]>([
     ...(this.#selfId
       ? [{ id: this.#selfId, name: this.displayName, self: true, peer: null } satisfies Person]
@@ -197,6 +213,12 @@ export class RoomSession {
   #writer: SnapshotWriter | null = null;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the NAT test stops waiting for {@link settling}, ms ({@link RoomDeps.now}). */
+  #probeDueAtMs = Infinity;
+  #probeStarted = false;
+  /** `hello` has brought the STUN servers the NAT test needs. */
+  #greeted = false;
   /** Called once at the next `joined`. */
   #onJoined: (() => void)[] = [];
 
@@ -270,6 +292,14 @@ export class RoomSession {
   /** People per room on this server (from `hello`). */
   get roomSize(): number {
     return this.#roomSize;
+  }
+  /**
+   * True until the first `joined`, and while a first connection to someone present is being set
+   * up (a peer `connecting`): work that can wait (the NAT test, the diagnostics panel) waits for
+   * it to be false, so it does not compete with the connection for the page (issue #13).
+   */
+  get settling(): boolean {
+    return this.#settling;
   }
   /** Others were already here when I first joined: earlier messages are not mine to see. */
   get joinedLate(): boolean {
@@ -402,9 +432,6 @@ export class RoomSession {
   /** Connects to signaling and joins the room. Returns the teardown (for a Svelte `$effect`). */
   start(): () => void {
     let stopped = false;
-    // The analysis is fetched now, while signaling connects; nothing on the way to a data
-    // channel waits for it (the NAT probe's gathering runs meanwhile).
-    void this.#loadAnalysis();
     const store = this.#deps.openStore();
     // The outbox loads while signaling connects (both take a round trip, neither needs the other);
     // only data-channel traffic waits for it, so frames meet the restored outbox.
@@ -450,7 +477,11 @@ export class RoomSession {
     });
     this.#tickTimer = setInterval(() => {
       for (const peer of this.#present) peer.tick();
+      // A tick may have explained a failure: that connection is no longer being set up.
+      this.#maybeProbeNat();
     }, STATS_INTERVAL_MS);
+    this.#probeDueAtMs = this.#deps.now() + NAT_PROBE_MAX_DEFER_MS;
+    this.#probeTimer = setTimeout(() => this.#maybeProbeNat(), NAT_PROBE_MAX_DEFER_MS);
     this.#pingTimer = setInterval(() => {
       for (const peer of this.#present) {
         const ping = this.#conversation.ping(peer.id, this.#deps.wallClock());
@@ -461,6 +492,7 @@ export class RoomSession {
       stopped = true;
       clearInterval(this.#tickTimer);
       clearInterval(this.#pingTimer);
+      clearTimeout(this.#probeTimer);
       for (const peer of this.#peers.values()) peer.destroy();
       this.#filesStopped = true;
       this.#files?.stop();
@@ -521,7 +553,8 @@ export class RoomSession {
         this.#roomSize = message.limits.roomSize;
         this.#maxFrameBytes = message.limits.maxFrameBytes;
         this.#maxFileBytes = message.limits.maxFileBytes;
-        if (!this.#natReport && !this.#natProbing) void this.#probeNat();
+        this.#greeted = true;
+        this.#maybeProbeNat();
         return;
       case 'joined': {
         if (this.#server === 'reconnecting') this.#mark('Signaling reconnected', true);
@@ -540,6 +573,7 @@ export class RoomSession {
         for (const id of message.peers) this.#meet(id);
         this.#peers = new Map(this.#peers);
         for (const joined of this.#onJoined.splice(0)) joined();
+        this.#maybeProbeNat();
         return;
       }
       case 'peer-joined':
@@ -595,6 +629,7 @@ export class RoomSession {
       createLink: this.#deps.createLink,
       now: () => this.#deps.now(),
       opened: () => {
+        this.#maybeProbeNat();
         void this.#loaded.then(() => {
           if (peer.state === 'open') this.#apply(this.#conversation.connect(id));
         });
@@ -685,9 +720,22 @@ export class RoomSession {
     return this.#analysisReady;
   }
 
+  /**
+   * Starts the NAT test, once per page load, as soon as `hello` has brought its STUN servers and
+   * nothing is {@link settling}, or {@link NAT_PROBE_MAX_DEFER_MS} after the start regardless.
+   */
+  #maybeProbeNat(): void {
+    if (this.#probeStarted || !this.#greeted || this.#client === null) return;
+    if (this.#settling && this.#deps.now() < this.#probeDueAtMs) return;
+    this.#probeStarted = true;
+    clearTimeout(this.#probeTimer);
+    void this.#probeNat();
+  }
+
   /** Classifies this device's NAT against our two STUN ports, then tells everyone. */
   async #probeNat(): Promise<void> {
     this.#natProbing = true;
+    this.#mark('NAT test started');
     try {
       const [analysis, input] = await Promise.all([
         this.#loadAnalysis(),

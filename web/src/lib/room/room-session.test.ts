@@ -17,7 +17,13 @@ import { encodeFileFrame } from '../files/file-protocol.ts';
 import type { Link } from '../peer/peer-session.svelte.ts';
 import type { PeerEvents, PeerOptions } from '../rtc/peer.ts';
 import type { Signaling, SignalingEvents } from '../signaling/signaling-client.ts';
-import { RoomSession, type KeyValueStorage, type RoomDeps } from './room-session.svelte.ts';
+import {
+  NAT_PROBE_MAX_DEFER_MS,
+  RESUME_KEY_PREFIX,
+  RoomSession,
+  type KeyValueStorage,
+  type RoomDeps,
+} from './room-session.svelte.ts';
 
 const ROOM = 'abcdefghijklmnopqrstuv';
 /** Ids chosen so that ME offers to BOB and DAN, and CAT offers to ME (the smaller id offers). */
@@ -131,6 +137,8 @@ interface World {
   store: MemoryStore;
   tab: MemoryKv;
   device: MemoryKv;
+  /** NAT tests started so far. */
+  probes: () => number;
   stop: () => void;
 }
 
@@ -141,6 +149,7 @@ function world(shared: Partial<Pick<World, 'store' | 'tab' | 'device'>> = {}): W
   const store = shared.store ?? new MemoryStore();
   const tab = shared.tab ?? new MemoryKv();
   const device = shared.device ?? new MemoryKv();
+  let probes = 0;
   const deps: RoomDeps = {
     connectSignaling: (events) => (signaling = new FakeSignaling(events)),
     createLink: (options, events) => {
@@ -153,14 +162,16 @@ function world(shared: Partial<Pick<World, 'store' | 'tab' | 'device'>> = {}): W
     tabStorage: tab,
     deviceStorage: device,
     openStore: () => store,
-    probeNat: () =>
-      Promise.resolve({
+    probeNat: () => {
+      probes++;
+      return Promise.resolve({
         servers: [],
         candidates: [],
         errors: [],
         gathering: 'complete',
         elapsedMs: 0,
-      }),
+      });
+    },
     testTurn: () =>
       Promise.resolve({
         urls: [],
@@ -185,6 +196,7 @@ function world(shared: Partial<Pick<World, 'store' | 'tab' | 'device'>> = {}): W
     store,
     tab,
     device,
+    probes: () => probes,
     stop,
   };
 }
@@ -239,7 +251,7 @@ describe('RoomSession with fakes', () => {
     const s = w.signaling();
     const joinMessage = s.sent.find((m) => m.type === 'join');
     expect(joinMessage).toMatchObject({ type: 'join', room: ROOM });
-    expect(w.tab.getItem(`holepunch-chat:resume:${ROOM}`)).toBe(
+    expect(w.tab.getItem(`${RESUME_KEY_PREFIX}${ROOM}`)).toBe(
       joinMessage?.type === 'join' ? joinMessage.resume : undefined,
     );
     // ME < BOB: one link, as the offerer. CAT < ME: no link until CAT offers; ME asks for one.
@@ -492,6 +504,52 @@ describe('RoomSession with fakes', () => {
     expect(w.session.people.map((p) => p.id)).toEqual([ME, BOB]);
     expect(w.session.timeline.map((t) => t.label)).toContain('Signaling reconnected');
     w.stop();
+  });
+
+  it('tests the NAT only once the connection being set up is open (issue #13)', async () => {
+    const w = world();
+    const s = w.signaling();
+    s.events.open();
+    s.deliver({ type: 'hello', id: 'p0000000000000001', iceServers: STUN, limits: LIMITS });
+    expect(w.session.settling).toBe(true);
+    s.deliver({ type: 'joined', room: ROOM, id: ME, peers: [BOB], iceServers: STUN });
+    await vi.advanceTimersByTimeAsync(NAT_PROBE_MAX_DEFER_MS / 4);
+    // Its gathering would compete with the connection to BOB being set up.
+    expect(w.session.settling).toBe(true);
+    expect(w.probes()).toBe(0);
+    w.links[0]?.opened();
+    expect(w.session.settling).toBe(false);
+    expect(w.probes()).toBe(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(w.session.timeline.map((entry) => entry.label)).toContain('NAT classified');
+    // Once per page load, whatever comes next.
+    s.deliver({ type: 'peer-joined', id: DAN });
+    await vi.advanceTimersByTimeAsync(NAT_PROBE_MAX_DEFER_MS);
+    expect(w.probes()).toBe(1);
+    w.stop();
+  });
+
+  it('tests the NAT at once when alone, and after a bound when a connection will not open', async () => {
+    const alone = world();
+    alone.signaling().events.open();
+    alone
+      .signaling()
+      .deliver({ type: 'hello', id: 'p0000000000000001', iceServers: STUN, limits: LIMITS });
+    expect(alone.probes()).toBe(0); // not joined yet: someone may be there
+    alone.signaling().deliver({ type: 'joined', room: ROOM, id: ME, peers: [], iceServers: STUN });
+    expect(alone.probes()).toBe(1);
+    alone.stop();
+
+    const stuck = world();
+    const s = stuck.signaling();
+    s.events.open();
+    s.deliver({ type: 'hello', id: 'p0000000000000001', iceServers: STUN, limits: LIMITS });
+    s.deliver({ type: 'joined', room: ROOM, id: ME, peers: [BOB], iceServers: STUN });
+    await vi.advanceTimersByTimeAsync(NAT_PROBE_MAX_DEFER_MS - 1);
+    expect(stuck.probes()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(stuck.probes()).toBe(1);
+    stuck.stop();
   });
 
   it('says in words why the server closed for good', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, type ServerLimits } from '../../../../signaling/protocol.ts';
-import { SignalingClient, type SignalingEvents } from './signaling-client.ts';
+import { openEarlySocket } from './early-socket.ts';
+import { SignalingClient, takeEarlySocket, type SignalingEvents } from './signaling-client.ts';
 
 const LIMITS: ServerLimits = {
   maxFrameBytes: 4096,
@@ -56,6 +57,7 @@ const events = (): SignalingEvents & { closes: (number | null)[] } => {
 beforeEach(() => {
   vi.useFakeTimers();
   FakeSocket.instances.length = 0;
+  globalThis.holepunchEarlySocket = undefined;
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -120,5 +122,76 @@ describe('SignalingClient', () => {
     expect(e.closes[1]).toBeNull();
     vi.advanceTimersByTime(60_000);
     expect(FakeSocket.instances).toHaveLength(2);
+  });
+
+  it('takes over the early socket: what it said first, in order, then live, and joins once', async () => {
+    const ROOM = 'abcdefghijklmnopqrstuv';
+    const RESUME = 'T'.repeat(22);
+    const storage = new Map([[`holepunch-chat:resume:${ROOM}`, RESUME]]);
+    openEarlySocket({
+      location: { pathname: `/r/${ROOM}`, protocol: 'http:', host: 'test' },
+      tabStorage: { getItem: (key) => storage.get(key) ?? null, setItem: () => {} },
+      WebSocket: FakeSocket as unknown as typeof WebSocket,
+      random: globalThis.crypto,
+    });
+    const socket = FakeSocket.instances[0] as FakeSocket;
+    socket.open();
+    socket.receive({ type: 'hello', id: 'p0123456789abcdef', iceServers: [], limits: LIMITS });
+    const heard: string[] = [];
+    let c: SignalingClient | null = null;
+    c = new SignalingClient(
+      'ws://test/ws',
+      {
+        open: () => {
+          heard.push('open');
+          // As the room session does: join on open. The first script has joined already.
+          expect(c?.send({ type: 'join', room: ROOM, resume: RESUME })).toBe(true);
+        },
+        message: (message) => heard.push(message.type),
+        closed: () => heard.push('closed'),
+      },
+      {
+        WebSocket: FakeSocket as unknown as typeof WebSocket,
+        now: () => Date.now(),
+        early: takeEarlySocket('ws://test/ws'),
+      },
+    );
+    expect(globalThis.holepunchEarlySocket).toBe('taken');
+    expect(heard).toEqual([]); // replayed after the constructor, once the caller holds the client
+    await Promise.resolve();
+    expect(heard).toEqual(['open', 'hello']);
+    socket.receive({
+      type: 'joined',
+      room: ROOM,
+      id: 'p0123456789abcdef',
+      peers: [],
+      iceServers: [],
+    });
+    expect(heard).toEqual(['open', 'hello', 'joined']);
+    expect(socket.sent.map((text) => JSON.parse(text).type)).toEqual(['join']);
+    expect(FakeSocket.instances).toHaveLength(1);
+    c.send({ type: 'leave' });
+    expect(socket.sent.map((text) => JSON.parse(text).type)).toEqual(['join', 'leave']);
+  });
+
+  it('leaves an early socket of another URL, or a closed one, and opens its own', () => {
+    for (const [url, state] of [
+      ['ws://elsewhere/ws', 0],
+      ['ws://test/ws', 3],
+    ] as const) {
+      FakeSocket.instances.length = 0;
+      const early = new FakeSocket(url);
+      early.readyState = state;
+      globalThis.holepunchEarlySocket = {
+        socket: early as unknown as WebSocket,
+        events: [],
+        join: null,
+        stopRecording: () => {},
+      };
+      expect(takeEarlySocket('ws://test/ws')).toBeNull();
+      expect(early.readyState).toBe(3);
+      expect(globalThis.holepunchEarlySocket).toBe('taken');
+    }
+    expect(takeEarlySocket('ws://test/ws')).toBeNull();
   });
 });

@@ -14,6 +14,7 @@ import {
   type ServerMessage,
 } from '../../../../signaling/protocol.ts';
 import { backoffDelayMs } from './backoff.ts';
+import type { EarlyJoin, EarlySocket } from './early-socket.ts';
 import { PRE_HELLO_LIMITS, SendPacer } from './send-pacer.ts';
 
 /** How often the page pings the server, ms. */
@@ -50,11 +51,33 @@ export interface SignalingClientOptions {
   WebSocket?: typeof WebSocket;
   /** [now=performance.now] Monotonic clock, ms. */
   now?: () => number;
+  /**
+   * [early=null] A socket to `url` the page opened before the client existed
+   * ({@link takeEarlySocket}): the first attempt takes it over, and replays what it said, in a
+   * microtask (after the constructor has returned, before any later event of the socket). Where
+   * it has joined a room already, the client does not send a join on it again.
+   */
+  early?: EarlySocket | null;
 }
 
 /** The signaling endpoint on the origin the page came from: ws:// for http, wss:// for https. */
 export function signalingUrl(location: { protocol: string; host: string }): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${SIGNALING_PATH}`;
+}
+
+/**
+ * The socket to `url` the page's first script opened (early-socket.ts), once: `null` when there
+ * is none, or when it is for another URL or has closed already (it is closed then, and the client
+ * opens its own). From the first call on, a first script that runs late opens none.
+ */
+export function takeEarlySocket(url: string): EarlySocket | null {
+  const early = globalThis.holepunchEarlySocket;
+  globalThis.holepunchEarlySocket = 'taken';
+  if (early === undefined || early === 'taken') return null;
+  if (early.socket.url === url && early.socket.readyState <= early.socket.OPEN) return early;
+  early.stopRecording();
+  early.socket.close();
+  return null;
 }
 
 const encoder = new TextEncoder();
@@ -73,6 +96,8 @@ export class SignalingClient implements Signaling {
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #lastHeardAt = 0;
   #pacer: SendPacer;
+  /** The join the page's first script sent on the current socket ({@link SignalingClientOptions.early}). */
+  #earlyJoin: EarlyJoin | null = null;
 
   constructor(url: string, events: SignalingEvents, options: SignalingClientOptions = {}) {
     this.#url = url;
@@ -80,7 +105,7 @@ export class SignalingClient implements Signaling {
     this.#WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this.#now = options.now ?? (() => performance.now());
     this.#pacer = new SendPacer(PRE_HELLO_LIMITS, this.#now());
-    this.#open();
+    this.#open(options.early ?? null);
   }
 
   /** The server's limits from its latest `hello` (conservative ones before the first). */
@@ -90,6 +115,16 @@ export class SignalingClient implements Signaling {
 
   send(message: ClientMessage): boolean {
     if (this.#socket?.readyState !== this.#WebSocket.OPEN) return false;
+    const early = this.#earlyJoin;
+    if (message.type === 'join' && early) {
+      // The page's first script sent it already, on this socket: a second join on one socket is
+      // a protocol error the server would close it for. Both take the room from the link and
+      // the token from tab storage, so they are the same join.
+      this.#earlyJoin = null;
+      if (message.room === early.room && message.resume === early.resume) return true;
+      console.error('signaling: not joining again on a socket the first script joined on');
+      return false;
+    }
     const text = JSON.stringify(message);
     // The same parser the server runs (issue #10): a page bug shows here, named, instead of as
     // a 4000 close that takes the whole room down with it.
@@ -131,17 +166,18 @@ export class SignalingClient implements Signaling {
     }
   }
 
-  #open(): void {
-    const socket = new this.#WebSocket(this.#url);
+  #open(early: EarlySocket | null = null): void {
+    const socket = early?.socket ?? new this.#WebSocket(this.#url);
     this.#socket = socket;
+    this.#earlyJoin = null;
     this.#pacer = new SendPacer(this.#pacer.limits, this.#now());
-    socket.addEventListener('open', () => {
+    const onOpen = () => {
       this.#attempt = 0;
       this.#lastHeardAt = this.#now();
       this.#pingTimer = setInterval(() => this.#heartbeat(socket), SIGNALING_PING_INTERVAL_MS);
       this.#events.open();
-    });
-    socket.addEventListener('message', (event: MessageEvent) => {
+    };
+    const onMessage = (event: MessageEvent) => {
       if (socket !== this.#socket) return;
       this.#lastHeardAt = this.#now();
       const message = typeof event.data === 'string' ? parseServerMessage(event.data) : null;
@@ -154,8 +190,8 @@ export class SignalingClient implements Signaling {
         this.#drain();
       }
       if (message.type !== 'pong') this.#events.message(message);
-    });
-    socket.addEventListener('close', (event: CloseEvent) => {
+    };
+    const onClose = (event: CloseEvent) => {
       if (socket !== this.#socket) return;
       this.#lost();
       if (this.#stopped) return;
@@ -164,6 +200,23 @@ export class SignalingClient implements Signaling {
         return;
       }
       this.#retry(event.code, event.reason);
+    };
+    socket.addEventListener('open', onOpen);
+    socket.addEventListener('message', onMessage);
+    socket.addEventListener('close', onClose);
+    if (!early) return;
+    // Taken over within one task: no event of the socket falls between the recording and these
+    // listeners, and the recorded ones are older than any the listeners will get.
+    early.stopRecording();
+    this.#earlyJoin = early.join;
+    const said = [...early.events];
+    queueMicrotask(() => {
+      for (const event of said) {
+        if (socket !== this.#socket || this.#stopped) return;
+        if (event.type === 'open') onOpen();
+        else if (event.type === 'message') onMessage(event as MessageEvent);
+        else if (event.type === 'close') onClose(event as CloseEvent);
+      }
     });
   }
 

@@ -113,11 +113,16 @@ export async function browserPeerConnections(page: Page): Promise<BrowserPeerCon
 }
 
 /**
- * The newest peer connection's selected pair (`transport.selectedCandidatePairId`), or `null` if
- * it has none yet.
+ * The selected pair (`transport.selectedCandidatePairId`) of the newest peer connection that is
+ * not closed and has one, or `null` if none has. Not simply the newest connection: the page's NAT
+ * test and TURN test make short-lived connections of their own, and since issue #13 the NAT test
+ * runs after the chat's connection is up, so it is often the newest (closed, without a pair).
  */
 export async function browserSelectedPair(page: Page): Promise<BrowserSelectedPair | null> {
-  return (await browserPeerConnections(page)).at(-1)?.selectedPair ?? null;
+  const live = (await browserPeerConnections(page)).filter(
+    ({ connectionState, selectedPair }) => connectionState !== 'closed' && selectedPair,
+  );
+  return live.at(-1)?.selectedPair ?? null;
 }
 
 /**

@@ -35,6 +35,14 @@ describe('waterfall', () => {
     expect(spanMs).toBe(3990);
   });
 
+  it('starts the NAT test at its own start when the page marked one (issue #13)', () => {
+    const deferred = [...answerer, at('NAT test started', 3995), at('NAT classified', 4300)].filter(
+      (entry) => !(entry.label === 'NAT classified' && entry.atMs === 400),
+    );
+    const bar = waterfall(deferred).bars.find((b) => b.name === 'NAT test');
+    expect([bar?.startMs, bar?.endMs]).toEqual([3995, 4300]);
+  });
+
   it('marks phases over budget and names the slowest step that does not wait on a person', () => {
     const result = waterfall(answerer);
     expect(result.bars.filter((bar) => bar.slow).map((bar) => bar.name)).toEqual([

@@ -13,8 +13,10 @@ import { PHASE_BUDGETS_MS, type TimelineEntry } from './timeline.ts';
 export interface WaterfallPhase {
   /** What the bar is called, e.g. "Connectivity checks". */
   name: string;
-  /** Labels that start it; the first one present counts. */
+  /** Labels that start it; the earliest one present counts. */
   from: readonly string[];
+  /** Where it starts when no label of `from` is there (timelines exported by older pages). */
+  fallbackFrom?: readonly string[];
   /** Whether a timeline label ends it; the first such step counts. */
   to: (label: string) => boolean;
   /** Over this, ms, the bar is marked slow (see PHASE_BUDGETS_MS for where they come from). */
@@ -34,7 +36,14 @@ export const WATERFALL_PHASES: readonly WaterfallPhase[] = [
     to: is('Signaling connected'),
     budgetMs: PHASE_BUDGETS_MS['Signaling connected']?.budgetMs,
   },
-  { name: 'NAT test', from: ['Signaling connected'], to: is('NAT classified') },
+  // Since issue #13 the NAT test waits for the first connection to be set up, so it has a start
+  // of its own; before, it started with signaling.
+  {
+    name: 'NAT test',
+    from: ['NAT test started'],
+    fallbackFrom: ['Signaling connected'],
+    to: is('NAT classified'),
+  },
   {
     name: 'Waiting for them',
     from: ['Signaling connected'],
@@ -100,7 +109,10 @@ export function waterfall(entries: readonly TimelineEntry[]): Waterfall {
     sorted.find((entry) => match(entry.label))?.atMs;
   const bars: WaterfallBar[] = [];
   for (const phase of WATERFALL_PHASES) {
-    const starts = phase.from.map((label) => first(is(label))).filter((ms) => ms !== undefined);
+    const startsOf = (labels: readonly string[]) =>
+      labels.map((label) => first(is(label))).filter((ms) => ms !== undefined);
+    let starts = startsOf(phase.from);
+    if (starts.length === 0) starts = startsOf(phase.fallbackFrom ?? []);
     if (starts.length === 0) continue;
     const startMs = Math.min(...starts);
     const endMs = sorted.find((entry) => entry.atMs >= startMs && phase.to(entry.label))?.atMs;

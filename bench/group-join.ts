@@ -47,6 +47,25 @@ function allOpen(count: number): Promise<number> {
   });
 }
 
+/** Runs in the page: resolves once an element matches `selector`, watching the DOM. */
+function elementAppears(selector: string): Promise<void> {
+  return new Promise((resolve) => {
+    const observer = new MutationObserver(() => {
+      if (!document.querySelector(selector)) return;
+      observer.disconnect();
+      resolve();
+    });
+    observer.observe(document.body, { childList: true, subtree: true });
+    if (document.querySelector(selector)) {
+      observer.disconnect();
+      resolve();
+    }
+  });
+}
+
+/** A member's panel shows its NAT's IPv4 behaviour: its NAT test is over. */
+const NAT_TESTED = '[data-testid="nat-ipv4"]';
+
 /**
  * A page in a fresh context. tsx names the functions it compiles with a `__name` helper that the
  * page does not have; an identity stand-in lets the in-page functions above run as written.
@@ -83,8 +102,11 @@ async function appRun(base: string, a: Browser, b: Browser, k: number): Promise<
     await first.getByRole('button', { name: 'Create room' }).click();
     const link = await first.getByRole('textbox', { name: 'Room link' }).inputValue();
     for (const page of members.slice(1)) await page.goto(link);
+    // The newcomer comes once the room is up, as in life (a link is shared, then opened):
+    // every member connected and done with what a page does once (its NAT test, its panel).
     for (const page of members) {
       await withTimeout(page.evaluate(allOpen, k - 1), 'members connected');
+      await withTimeout(page.evaluate(elementAppears, NAT_TESTED), 'member NAT test');
     }
     await newcomer.goto(link);
     const done = await withTimeout(newcomer.evaluate(allOpen, k), 'newcomer connected');

@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab } from '../e2e/lab/nat-lab.ts';
 import { APP_PORT, APP_STUN_PORT, startApp } from '../e2e/support/people.ts';
+import { elementAppears, NAT_TESTED } from './in-page.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const OPEN_TIMEOUT_MS = 60_000;
@@ -46,25 +47,6 @@ function allOpen(count: number): Promise<number> {
     }
   });
 }
-
-/** Runs in the page: resolves once an element matches `selector`, watching the DOM. */
-function elementAppears(selector: string): Promise<void> {
-  return new Promise((resolve) => {
-    const observer = new MutationObserver(() => {
-      if (!document.querySelector(selector)) return;
-      observer.disconnect();
-      resolve();
-    });
-    observer.observe(document.body, { childList: true, subtree: true });
-    if (document.querySelector(selector)) {
-      observer.disconnect();
-      resolve();
-    }
-  });
-}
-
-/** A member's panel shows its NAT's IPv4 behaviour: its NAT test is over. */
-const NAT_TESTED = '[data-testid="nat-ipv4"]';
 
 /**
  * A page in a fresh context. tsx names the functions it compiles with a `__name` helper that the

@@ -22,6 +22,7 @@ import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab, type NatLab } from '../e2e/lab/nat-lab.ts';
 import type { Mark } from './browser/raw-peer.ts';
 import { withTimeout } from './proc.ts';
+import { elementAppears, NAT_TESTED } from './in-page.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export type SetupKind = 'ours' | 'link' | 'raw';
@@ -176,25 +177,6 @@ function timelineShows(label: string): Promise<void> {
   });
 }
 
-/** Runs in the page: resolves once an element matches `selector` (as {@link timelineShows}). */
-function elementAppears(selector: string): Promise<void> {
-  return new Promise((resolve) => {
-    const observer = new MutationObserver(() => {
-      if (!document.querySelector(selector)) return;
-      observer.disconnect();
-      resolve();
-    });
-    observer.observe(document.body, { childList: true, subtree: true });
-    if (document.querySelector(selector)) {
-      observer.disconnect();
-      resolve();
-    }
-  });
-}
-
-/** Alice's panel shows her NAT's IPv4 behaviour: her NAT test is over. */
-const ALICE_NAT_TESTED = '[data-testid="nat-ipv4"]';
-
 /** One run through the app; B's timeline. */
 async function ours(lab: NatLab, a: Browser, b: Browser): Promise<Mark[]> {
   const alice = await newPage(a);
@@ -215,11 +197,7 @@ async function ours(lab: NatLab, a: Browser, b: Browser): Promise<Mark[]> {
     // A person shares the link after their page is up, seconds later: B opens it once A's page
     // has done what it does alone (its NAT test, its panel), not while it competes with B's set-up
     // for A's main thread and the machine's two cores.
-    await withTimeout(
-      alice.evaluate(elementAppears, ALICE_NAT_TESTED),
-      OPEN_TIMEOUT_MS,
-      'A NAT test',
-    );
+    await withTimeout(alice.evaluate(elementAppears, NAT_TESTED), OPEN_TIMEOUT_MS, 'A NAT test');
     await bob.goto(link);
     // Waits the way the scripted runs do, on a promise in the page: a locator's `waitFor` would
     // evaluate its role selector on B's main thread over and over while B connects, a cost the

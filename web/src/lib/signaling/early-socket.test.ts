@@ -17,27 +17,10 @@ import {
   openEarlySocket,
   type EarlyPage,
 } from './early-socket.ts';
+import { FakeSocket } from './fake-socket.ts';
 import { signalingUrl } from './signaling-client.ts';
 
 const ROOM = 'abcdefghijklmnopqrstuv';
-
-class FakeSocket extends EventTarget {
-  static readonly instances: FakeSocket[] = [];
-  readonly OPEN = 1;
-  readyState = 0;
-  readonly sent: string[] = [];
-  constructor(readonly url: string) {
-    super();
-    FakeSocket.instances.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  open(): void {
-    this.readyState = 1;
-    this.dispatchEvent(new Event('open'));
-  }
-}
 
 class MemoryStorage {
   readonly map = new Map<string, string>();
@@ -76,6 +59,7 @@ describe('the early socket spells out what it may not import', () => {
 describe('openEarlySocket', () => {
   beforeEach(() => {
     globalThis.holepunchEarlySocket = undefined;
+    FakeSocket.instances.length = 0;
   });
 
   it('does nothing on the landing page or a bad link', () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, type ServerLimits } from '../../../../signaling/protocol.ts';
 import { openEarlySocket } from './early-socket.ts';
+import { FakeSocket } from './fake-socket.ts';
 import { SignalingClient, takeEarlySocket, type SignalingEvents } from './signaling-client.ts';
 
 const LIMITS: ServerLimits = {
@@ -12,37 +13,6 @@ const LIMITS: ServerLimits = {
   rateBytesBurst: 65536,
   maxFileBytes: 1024 * 1024,
 };
-
-/** Just enough of a browser WebSocket: the test opens, feeds and closes it. */
-class FakeSocket extends EventTarget {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly instances: FakeSocket[] = [];
-  readonly OPEN = 1;
-  readyState = 0;
-  readonly sent: string[] = [];
-  constructor(readonly url: string) {
-    super();
-    FakeSocket.instances.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-  open(): void {
-    this.readyState = 1;
-    this.dispatchEvent(new Event('open'));
-  }
-  receive(message: unknown): void {
-    this.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(message) }));
-  }
-  closeWith(code: number): void {
-    this.readyState = 3;
-    this.dispatchEvent(Object.assign(new Event('close'), { code, reason: '' }));
-  }
-}
 
 const events = (): SignalingEvents & { closes: (number | null)[] } => {
   const closes: (number | null)[] = [];

@@ -44,7 +44,7 @@ describe('loadConfig', () => {
       rateBytesPerS: 32768,
       rateBytesBurst: 262144,
       maxBufferedBytes: 262144,
-      maxHttpConnectionsPerIp: 32,
+      maxHttpConnectionsPerIp: 128,
       maxSocketsPerIp: 32,
       maxSockets: 20000,
       roomCapacity: 8,

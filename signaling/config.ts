@@ -670,13 +670,15 @@ export const SETTINGS = {
   },
   /**
    * Open HTTP connections per client address that have not become WebSockets, 0 = unlimited; one
-   * beyond is answered 429 and closed. A browser opens at most 6 per host; this leaves room for a
-   * few people behind one NAT loading
-   * the page at once. Off with `trustProxy`: every connection then comes from the proxy.
+   * beyond is answered 429 and closed. A browser opens up to 6 per host and keeps them open
+   * between requests (keep-alive, 5 s here); a full room behind one address (an office, a CGNAT:
+   * ROOM_SIZE 8 × 6 = 48) loading the page at once must fit, with room for a second room. With 32
+   * the seventh person's page of a room behind one NAT got 429 for its script (bench/group-join.ts,
+   * 2026-12-07). Off with `trustProxy`: every connection then comes from the proxy.
    */
   maxHttpConnectionsPerIp: {
     env: 'MAX_HTTP_CONNECTIONS_PER_IP',
-    default: 32,
+    default: 128,
     range: [0, 1_000_000],
     unit: 'connections',
     server: true,

@@ -774,6 +774,29 @@ describe('attacks (issue #9): each closes only its own socket', () => {
     for (const socket of held) socket.destroy();
   });
 
+  it('serves a full room of browsers behind one address, each holding 6 keep-alive connections', async () => {
+    // An office or a CGNAT: every person's browser opens up to 6 connections per host and keeps
+    // them between requests. With the default cap, the last person's page must still load.
+    const { http } = await startServer({});
+    const { port } = new URL(http);
+    const perBrowser = 6;
+    const request = (): Promise<{ status: string; socket: import('node:net').Socket }> =>
+      new Promise((resolve, reject) => {
+        const socket = tcpConnect(Number(port), '127.0.0.1', () =>
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'),
+        );
+        socket.once('data', (chunk) =>
+          resolve({ status: chunk.toString().split('\r\n')[0]!, socket }),
+        );
+        socket.on('error', reject);
+      });
+    const answers = await Promise.all(
+      Array.from({ length: SERVER_DEFAULTS.roomCapacity * perBrowser }, request),
+    );
+    for (const { socket } of answers) socket.destroy();
+    expect(new Set(answers.map((answer) => answer.status))).toEqual(new Set(['HTTP/1.1 200 OK']));
+  });
+
   it('cuts a slowloris connection that never finishes its headers', async () => {
     const { http } = await startServer({ headersTimeoutMs: 500 });
     const { port } = new URL(http);

@@ -6,7 +6,7 @@
  * the same browsers in the same run (page open → every channel open). Both cone NATs: every path
  * is hole-punched. Goal: app ≤ 1.5× bare at every k. Figures, not a timed test.
  *
- * Run: `npx tsx bench/group-join.ts [runs=3] [maxK=7]` as root (the NAT lab), page built;
+ * Run: `npx tsx bench/group-join.ts [runs=3] [maxK=7] [minK=1]` as root (the NAT lab), page built;
  * `BENCH_TIMELINE=1` also prints the newcomer's first connection timeline of each run.
  */
 import { chromium, type Browser, type Page } from '@playwright/test';
@@ -55,8 +55,18 @@ function allOpen(count: number): Promise<number> {
 async function newPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext();
   await context.addInitScript('globalThis.__name = (f) => f;');
-  return context.newPage();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  consoleErrors.set(page, errors);
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  return page;
 }
+
+/** Each page's console errors and warnings, for {@link dumpPeople}. */
+const consoleErrors = new WeakMap<Page, string[]>();
 
 async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -69,6 +79,25 @@ async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** On a timeout: what each page's "People" list and status line say, to see which pair hung. */
+async function dumpPeople(pages: Page[]): Promise<void> {
+  for (const [i, page] of pages.entries()) {
+    const people = await page
+      .getByRole('list', { name: 'People' })
+      .getByRole('listitem')
+      .allTextContents()
+      .catch(() => ['(no People list)']);
+    const status = await page
+      .getByRole('status')
+      .first()
+      .textContent()
+      .catch(() => '?');
+    console.log(`page ${i}: status "${status}"`);
+    for (const line of people) console.log(`  ${line.replace(/\s+/g, ' ').trim()}`);
+    for (const line of consoleErrors.get(page) ?? []) console.log(`  console: ${line}`);
   }
 }
 
@@ -86,12 +115,22 @@ async function appRun(base: string, a: Browser, b: Browser, k: number): Promise<
     for (const page of members.slice(1)) await page.goto(link);
     // The newcomer comes once the room is up, as in life (a link is shared, then opened):
     // every member connected and done with what a page does once (its NAT test, its panel).
-    for (const page of members) {
-      await withTimeout(page.evaluate(allOpen, k - 1), 'members connected');
-      await withTimeout(page.evaluate(elementAppears, NAT_TESTED), 'member NAT test');
+    try {
+      for (const page of members) {
+        await withTimeout(page.evaluate(allOpen, k - 1), 'members connected');
+        await withTimeout(page.evaluate(elementAppears, NAT_TESTED), 'member NAT test');
+      }
+    } catch (error) {
+      await dumpPeople(members);
+      throw error;
     }
     await newcomer.goto(link);
-    const done = await withTimeout(newcomer.evaluate(allOpen, k), 'newcomer connected');
+    const done = await withTimeout(newcomer.evaluate(allOpen, k), 'newcomer connected').catch(
+      async (error: unknown) => {
+        await dumpPeople([...members, newcomer]);
+        throw error;
+      },
+    );
     if (process.env.BENCH_TIMELINE) {
       const first = newcomer.getByRole('list', { name: 'Connection timeline' }).first();
       console.log((await first.getByRole('listitem').allTextContents()).join('\n'));
@@ -207,6 +246,7 @@ export interface GroupJoinRow {
 export async function benchGroupJoin(
   runs: number,
   maxK: number,
+  minK: number,
   log: (line: string) => void,
 ): Promise<GroupJoinRow[]> {
   const lab = await buildNatLab({ natA: 'cone', natB: 'cone', prefix: 'bj-' });
@@ -224,7 +264,7 @@ export async function benchGroupJoin(
     const base = `http://${lab.serverIp}:${APP_PORT}/`;
     const stun = `stun:${lab.serverIp}:${APP_STUN_PORT}`;
     const rows: GroupJoinRow[] = [];
-    for (let k = 1; k <= maxK; k++) {
+    for (let k = minK; k <= maxK; k++) {
       const app: number[] = [];
       const bare: number[] = [];
       // Interleaved, so a slow moment of the machine hits both alike.
@@ -249,5 +289,6 @@ export async function benchGroupJoin(
 if (import.meta.url === `file://${process.argv[1]}`) {
   const runs = Number(process.argv[2] ?? 3);
   const maxK = Number(process.argv[3] ?? 7);
-  await benchGroupJoin(runs, maxK, (line) => console.log(line));
+  const minK = Number(process.argv[4] ?? 1);
+  await benchGroupJoin(runs, maxK, minK, (line) => console.log(line));
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure the system tools the tests need are here: Debian's Chromium (Playwright cannot
-# download its own browser here), openssl (the HTTPS test's certificate), redis-server and nginx
-# (the shared-rooms tests start their own), and for the NAT lab iproute2, iptables and coturn.
+# Makes sure the system tools the tests need are here: Debian's Chromium and firefox-esr
+# (Playwright cannot download its own browsers here), openssl (the HTTPS test's certificate),
+# redis-server and nginx (the shared-rooms tests start their own), and for the NAT lab iproute2,
+# iptables and coturn.
 # As root on Debian/Ubuntu it installs what is missing through apt; elsewhere it prints the exact
 # command to run and fails. `SKIP_NAT_LAB=1` drops the lab's tools from the list.
 set -euo pipefail
@@ -9,6 +10,7 @@ set -euo pipefail
 chromium_path="${CHROMIUM_PATH:-/usr/bin/chromium}"
 missing=()
 [ -x "$chromium_path" ] || missing+=(chromium)
+[ -x "${FIREFOX_PATH:-/usr/bin/firefox-esr}" ] || missing+=(firefox-esr) # Chromium ↔ Firefox e2e
 command -v openssl >/dev/null 2>&1 || missing+=(openssl) # the HTTPS e2e makes its certificate
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) # the Redis room tests
 [ -x "${NGINX:-/usr/sbin/nginx}" ] || missing+=(nginx) # several servers behind a balancer
@@ -33,5 +35,5 @@ fi
 
 echo "setup: the tests need ${missing[*]}, which this machine does not have." >&2
 echo "setup: install them as root, on Debian or Ubuntu:  sudo $install" >&2
-echo "setup: (or point CHROMIUM_PATH at another Chromium; SKIP_NAT_LAB=1 skips the NAT lab)" >&2
+echo "setup: (or point CHROMIUM_PATH / FIREFOX_PATH at other browsers; SKIP_NAT_LAB=1 skips the NAT lab)" >&2
 exit 1

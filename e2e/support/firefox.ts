@@ -9,6 +9,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { peerConnectionRecorder } from './webrtc-probe.ts';
 
 export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 
@@ -98,17 +99,7 @@ export async function launchFirefox(): Promise<FirefoxPerson> {
       downloadBehavior: { policy: 'allow', downloadPath: downloads },
     });
     const page = await context.newPage();
-    await page.evaluateOnNewDocument(() => {
-      const Original = window.RTCPeerConnection;
-      const seen: RTCPeerConnection[] = [];
-      (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections = seen;
-      window.RTCPeerConnection = class extends Original {
-        constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
-          super(...args);
-          seen.push(this);
-        }
-      };
-    });
+    await page.evaluateOnNewDocument(peerConnectionRecorder);
     return {
       page,
       async waitForText(selector, text, timeoutMs = WAIT_MS) {

@@ -59,19 +59,26 @@ export interface BrowserPeerConnection {
   selectedPair: BrowserSelectedPair | null;
 }
 
+/**
+ * Runs in a page before its scripts: keeps every RTCPeerConnection it constructs in
+ * `window.__peerConnections`. Shared by Playwright (`addInitScript`) and Puppeteer
+ * (`evaluateOnNewDocument`, e2e/support/firefox.ts).
+ */
+export function peerConnectionRecorder(): void {
+  const Original = window.RTCPeerConnection;
+  const seen: RTCPeerConnection[] = [];
+  (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections = seen;
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+      super(...args);
+      seen.push(this);
+    }
+  };
+}
+
 /** Call before `goto`: remembers every RTCPeerConnection the page constructs. */
 export async function recordPeerConnections(page: Page): Promise<void> {
-  await page.addInitScript(() => {
-    const Original = window.RTCPeerConnection;
-    const seen: RTCPeerConnection[] = [];
-    (window as unknown as { __peerConnections: RTCPeerConnection[] }).__peerConnections = seen;
-    window.RTCPeerConnection = class extends Original {
-      constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
-        super(...args);
-        seen.push(this);
-      }
-    };
-  });
+  await page.addInitScript(peerConnectionRecorder);
 }
 
 /**

@@ -14,6 +14,7 @@ import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab } from '../e2e/lab/nat-lab.ts';
 import { APP_PORT, APP_STUN_PORT, startApp } from '../e2e/support/people.ts';
 import { elementAppears, NAT_TESTED } from './in-page.ts';
+import { withTimeout } from './proc.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const OPEN_TIMEOUT_MS = 60_000;
@@ -68,21 +69,7 @@ async function newPage(browser: Browser): Promise<Page> {
 /** Each page's console errors and warnings, for {@link dumpPeople}. */
 const consoleErrors = new WeakMap<Page, string[]>();
 
-async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: timed out`)), OPEN_TIMEOUT_MS);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** On a timeout: what each page's "People" list and status line say, to see which pair hung. */
+/** On a timeout: what each page's "People" list, status line and console say, to see which pair hung. */
 async function dumpPeople(pages: Page[]): Promise<void> {
   for (const [i, page] of pages.entries()) {
     const people = await page
@@ -101,6 +88,16 @@ async function dumpPeople(pages: Page[]): Promise<void> {
   }
 }
 
+/** `promise` within {@link OPEN_TIMEOUT_MS}; on a timeout, prints what `pages` show first. */
+async function opensWithin<T>(promise: Promise<T>, what: string, pages: Page[]): Promise<T> {
+  try {
+    return await withTimeout(promise, OPEN_TIMEOUT_MS, what);
+  } catch (error) {
+    await dumpPeople(pages);
+    throw error;
+  }
+}
+
 /** One app run: k people in a room on A, then the newcomer on B. The newcomer's figure, ms. */
 async function appRun(base: string, a: Browser, b: Browser, k: number): Promise<number> {
   const members: Page[] = [];
@@ -115,22 +112,15 @@ async function appRun(base: string, a: Browser, b: Browser, k: number): Promise<
     for (const page of members.slice(1)) await page.goto(link);
     // The newcomer comes once the room is up, as in life (a link is shared, then opened):
     // every member connected and done with what a page does once (its NAT test, its panel).
-    try {
-      for (const page of members) {
-        await withTimeout(page.evaluate(allOpen, k - 1), 'members connected');
-        await withTimeout(page.evaluate(elementAppears, NAT_TESTED), 'member NAT test');
-      }
-    } catch (error) {
-      await dumpPeople(members);
-      throw error;
+    for (const page of members) {
+      await opensWithin(page.evaluate(allOpen, k - 1), 'members connected', members);
+      await opensWithin(page.evaluate(elementAppears, NAT_TESTED), 'member NAT test', members);
     }
     await newcomer.goto(link);
-    const done = await withTimeout(newcomer.evaluate(allOpen, k), 'newcomer connected').catch(
-      async (error: unknown) => {
-        await dumpPeople([...members, newcomer]);
-        throw error;
-      },
-    );
+    const done = await opensWithin(newcomer.evaluate(allOpen, k), 'newcomer connected', [
+      ...members,
+      newcomer,
+    ]);
     if (process.env.BENCH_TIMELINE) {
       const first = newcomer.getByRole('list', { name: 'Connection timeline' }).first();
       console.log((await first.getByRole('listitem').allTextContents()).join('\n'));
@@ -227,6 +217,7 @@ async function bareRun(
     await newcomer.evaluate(bareSetup, [k, true, stun] as [number, boolean, string]);
     return await withTimeout(
       newcomer.evaluate(() => (window as unknown as BareWindow).bareOpen),
+      OPEN_TIMEOUT_MS,
       'bare channels open',
     );
   } finally {

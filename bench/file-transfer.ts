@@ -15,16 +15,18 @@
  * Run: `npx tsx bench/file-transfer.ts [rounds=3] [sizeMb=30]` as root, page built; `BENCH_NO_RAW=1`
  * skips the raw rounds. Prints figures.
  */
-import { chromium, type Browser, type Page } from '@playwright/test';
+import { chromium, type Browser, type CDPSession, type Page } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
 import { CHROMIUM_ARGS } from '../e2e/chromium.ts';
 import { buildNatLab } from '../e2e/lab/nat-lab.ts';
 import { APP_PORT, startApp } from '../e2e/support/people.ts';
 import { CHUNK_HEADER_BYTES } from '../web/src/lib/files/file-protocol.ts';
-import { CHUNK_BYTES } from '../web/src/lib/files/transfer.ts';
+import { chunkBytesFor } from '../web/src/lib/files/transfer.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const MB = 1_000_000;
+/** `RTCSctpTransport.maxMessageSize` between two Chromiums, bytes. */
+const CHROMIUM_MAX_MESSAGE_BYTES = 256 * 1024;
 
 interface BenchWindow {
   __files: RTCDataChannel[];
@@ -88,15 +90,92 @@ async function rawRound(alice: Page, bob: Page, size: number, total: number): Pr
 }
 
 /** Alice sends `name` (`bytes`) through the page; Bob accepts. Accept → Save shown, MB/s. */
-async function appRound(alice: Page, bob: Page, name: string, bytes: Buffer): Promise<number> {
+async function appRound(
+  alice: Page,
+  bob: Page,
+  name: string,
+  bytes: Buffer,
+  log: (line: string) => void,
+  profile = false,
+): Promise<number> {
   const chooser = alice.waitForEvent('filechooser');
   await alice.getByRole('button', { name: 'Send file' }).click();
   await (await chooser).setFiles({ name, mimeType: '', buffer: bytes });
   const line = bob.getByRole('listitem', { name: `File ${name}` });
+  await line.waitFor();
+  // From Accept on: not Playwright's own work of putting the file into the page.
+  const sessions = profile ? [await startProfile(alice), await startProfile(bob)] : [];
+  if (profile) await alice.evaluate(sampleBuffered);
   await line.getByRole('button', { name: 'Accept' }).click();
   const started = Date.now();
   await line.getByRole('link', { name: 'Save' }).waitFor({ timeout: 300_000 });
-  return bytes.length / MB / ((Date.now() - started) / 1000);
+  const rate = bytes.length / MB / ((Date.now() - started) / 1000);
+  if (profile) log(await alice.evaluate(bufferedReport));
+  if (sessions.length === 2) {
+    await printProfile('sender (Alice)', sessions[0]!, log);
+    await printProfile('recipient (Bob)', sessions[1]!, log);
+  }
+  return rate;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** In Alice's page: samples the `files` channel's `bufferedAmount` every 5 ms. */
+function sampleBuffered(): void {
+  const w = window as unknown as BenchWindow & { __buffered: number[]; __sampler: number };
+  const channel = w.__files.at(-1)!;
+  w.__buffered = [];
+  clearInterval(w.__sampler);
+  w.__sampler = window.setInterval(() => w.__buffered.push(channel.bufferedAmount), 5);
+}
+
+/** What {@link sampleBuffered} saw: how often the send queue ran dry while the file moved. */
+function bufferedReport(): string {
+  const w = window as unknown as BenchWindow & { __buffered: number[]; __sampler: number };
+  clearInterval(w.__sampler);
+  const samples = w.__buffered;
+  const first = samples.findIndex((b) => b > 0);
+  const moving = samples.slice(first, samples.findLastIndex((b) => b > 0) + 1);
+  const empty = moving.filter((b) => b === 0).length;
+  const low = moving.filter((b) => b < 256 * 1024).length;
+  const mean = moving.reduce((a, b) => a + b, 0) / Math.max(1, moving.length);
+  return (
+    `sender's files queue (${moving.length} samples, 5 ms apart): empty ${((100 * empty) / moving.length).toFixed(0)}%, ` +
+    `under 256 KiB ${((100 * low) / moving.length).toFixed(0)}%, mean ${(mean / 1024).toFixed(0)} KiB`
+  );
+}
+
+/** Starts V8's sampling CPU profiler in `page` (`BENCH_PROFILE=1`). */
+async function startProfile(page: Page): Promise<CDPSession> {
+  const session = await page.context().newCDPSession(page);
+  await session.send('Profiler.enable');
+  await session.send('Profiler.setSamplingInterval', { interval: 200 });
+  await session.send('Profiler.start');
+  return session;
+}
+
+/** Stops the profiler and prints the main thread's busy share and top self-time functions. */
+async function printProfile(who: string, session: CDPSession, log: (line: string) => void) {
+  const { profile } = await session.send('Profiler.stop');
+  const nodes = profile.nodes as ProfileNode[];
+  const total = nodes.reduce((sum, node) => sum + (node.hitCount ?? 0), 0);
+  const self = new Map<string, number>();
+  for (const node of nodes) {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.split('/').at(-1) ?? '';
+    const key = `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (node.hitCount ?? 0));
+  }
+  const idle = [...self].filter(([key]) => key.startsWith('(idle)'));
+  const idleHits = idle.reduce((sum, [, hits]) => sum + hits, 0);
+  log(`${who}: main thread busy ${((100 * (total - idleHits)) / total).toFixed(0)}% of samples`);
+  for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+    log(`  ${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`);
+  }
 }
 
 /** In Alice's page: sends `count` chat lines `ping <Date.now()>`, one per `everyMs`. */
@@ -185,15 +264,16 @@ export async function benchFileTransfer(
     }
     const total = sizeMb * MB;
     const bytes = randomBytes(total);
-    // Chromium's maxMessageSize is 256 KiB: the app's chunk is CHUNK_BYTES (chunkBytesFor).
-    const chunkBytes = CHUNK_BYTES;
+    // The app's chunk for Chromium's maxMessageSize (256 KiB on both sides, RTCSctpTransport).
+    const chunkBytes = chunkBytesFor(CHROMIUM_MAX_MESSAGE_BYTES, CHUNK_HEADER_BYTES);
     const app: number[] = [];
     const raw: number[] = [];
     await rawRound(alice, bob, chunkBytes + CHUNK_HEADER_BYTES, 4 * MB); // warm-up
     for (let round = 0; round < rounds; round++) {
       if (!process.env.BENCH_NO_RAW)
         raw.push(await rawRound(alice, bob, chunkBytes + CHUNK_HEADER_BYTES, total));
-      app.push(await appRound(alice, bob, `r${round}.bin`, bytes));
+      const profile = process.env.BENCH_PROFILE === '1' && round === 0;
+      app.push(await appRound(alice, bob, `r${round}.bin`, bytes, log, profile));
       log(
         `round ${round + 1}: raw ${raw.at(-1)?.toFixed(1)} MB/s, app ${app.at(-1)!.toFixed(1)} MB/s`,
       );

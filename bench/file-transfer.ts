@@ -13,7 +13,8 @@
  *   two browsers run on one machine.
  *
  * Run: `npx tsx bench/file-transfer.ts [rounds=3] [sizeMb=30]` as root, page built; `BENCH_NO_RAW=1`
- * skips the raw rounds. Prints figures.
+ * skips the raw rounds; `BENCH_PROFILE=1` profiles both pages in the first app round (main-thread
+ * busy share, top self-time functions, how often the sender's queue ran dry). Prints figures.
  */
 import { chromium, type Browser, type CDPSession, type Page } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,7 @@ import { buildNatLab } from '../e2e/lab/nat-lab.ts';
 import { APP_PORT, startApp } from '../e2e/support/people.ts';
 import { CHUNK_HEADER_BYTES } from '../web/src/lib/files/file-protocol.ts';
 import { chunkBytesFor } from '../web/src/lib/files/transfer.ts';
+import { SEND_BUFFER_LOW_BYTES } from '../web/src/lib/rtc/peer.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const MB = 1_000_000;
@@ -104,14 +106,14 @@ async function appRound(
   const line = bob.getByRole('listitem', { name: `File ${name}` });
   await line.waitFor();
   // From Accept on: not Playwright's own work of putting the file into the page.
-  const sessions = profile ? [await startProfile(alice), await startProfile(bob)] : [];
-  if (profile) await alice.evaluate(sampleBuffered);
+  const sessions = profile ? [await startProfile(alice), await startProfile(bob)] : null;
+  if (sessions) await alice.evaluate(sampleBuffered);
   await line.getByRole('button', { name: 'Accept' }).click();
   const started = Date.now();
   await line.getByRole('link', { name: 'Save' }).waitFor({ timeout: 300_000 });
   const rate = bytes.length / MB / ((Date.now() - started) / 1000);
-  if (profile) log(await alice.evaluate(bufferedReport));
-  if (sessions.length === 2) {
+  if (sessions) {
+    log(await alice.evaluate(bufferedReport, SEND_BUFFER_LOW_BYTES));
     await printProfile('sender (Alice)', sessions[0]!, log);
     await printProfile('recipient (Bob)', sessions[1]!, log);
   }
@@ -119,7 +121,6 @@ async function appRound(
 }
 
 interface ProfileNode {
-  id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
 }
@@ -134,18 +135,18 @@ function sampleBuffered(): void {
 }
 
 /** What {@link sampleBuffered} saw: how often the send queue ran dry while the file moved. */
-function bufferedReport(): string {
+function bufferedReport(lowBytes: number): string {
   const w = window as unknown as BenchWindow & { __buffered: number[]; __sampler: number };
   clearInterval(w.__sampler);
   const samples = w.__buffered;
   const first = samples.findIndex((b) => b > 0);
   const moving = samples.slice(first, samples.findLastIndex((b) => b > 0) + 1);
   const empty = moving.filter((b) => b === 0).length;
-  const low = moving.filter((b) => b < 256 * 1024).length;
+  const low = moving.filter((b) => b < lowBytes).length;
   const mean = moving.reduce((a, b) => a + b, 0) / Math.max(1, moving.length);
   return (
     `sender's files queue (${moving.length} samples, 5 ms apart): empty ${((100 * empty) / moving.length).toFixed(0)}%, ` +
-    `under 256 KiB ${((100 * low) / moving.length).toFixed(0)}%, mean ${(mean / 1024).toFixed(0)} KiB`
+    `under ${lowBytes / 1024} KiB ${((100 * low) / moving.length).toFixed(0)}%, mean ${(mean / 1024).toFixed(0)} KiB`
   );
 }
 
